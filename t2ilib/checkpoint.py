@@ -1,0 +1,143 @@
+"""Checkpoints: safetensors tensors + a JSON manifest, written atomically. Never pickle.
+
+A checkpoint ``NAME.safetensors`` has a sibling manifest ``NAME.json`` recording what produced it (recipe and
+config, steps, seed, wall time, device, git commit) and what it achieved (metrics), plus the SHA-256 of the
+tensor file, so a manifest can never silently describe other weights.
+
+Writes go to a temporary file in the same folder, are flushed to disk, then renamed over the target
+(``os.replace`` is atomic), tensors first and manifest last: an interrupted save leaves the previous checkpoint
+intact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+MANIFEST_VERSION = 1
+
+
+def manifest_path(path: str | Path) -> Path:
+    return Path(path).with_suffix(".json")
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                             text=True, timeout=5)
+        return out.stdout.strip() if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def save_checkpoint(path: str | Path, tensors: dict[str, torch.Tensor], manifest: dict | None = None) -> Path:
+    """Write ``tensors`` to ``path`` (must end in ``.safetensors``) and ``manifest`` next to it, atomically."""
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise ValueError(f"path: expected a file name ending in .safetensors, got {str(path)!r}")
+    bad = [k for k, v in tensors.items() if not torch.is_tensor(v)]
+    if bad:
+        raise TypeError(f"tensors: every value must be a torch.Tensor; not tensors: {bad[:5]}")
+    # contiguous, CPU, unshared copies: safetensors refuses tensors that share memory
+    flat = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file(flat, tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        digest = _sha256(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    full = {"format_version": MANIFEST_VERSION, "sha256": digest, **(manifest or {})}
+    _atomic_write_bytes(manifest_path(path), (json.dumps(full, indent=2, sort_keys=True) + "\n").encode())
+    return path
+
+
+def load_checkpoint(path: str | Path, device: torch.device | str = "cpu",
+                    verify: bool = True) -> tuple[dict[str, torch.Tensor], dict]:
+    """Read a checkpoint written by :func:`save_checkpoint`; returns ``(tensors, manifest)``."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint not found: {path} (train it with `python -m t2ilib train RECIPE` "
+                                f"or `make checkpoints`)")
+    mpath = manifest_path(path)
+    if not mpath.exists():
+        raise FileNotFoundError(f"checkpoint manifest not found: {mpath} (every .safetensors file has a .json "
+                                f"manifest beside it)")
+    manifest = json.loads(mpath.read_text())
+    if verify and manifest.get("sha256") not in (None, _sha256(path)):
+        raise ValueError(f"{path}: its SHA-256 does not match the manifest {mpath.name}: the weights were changed "
+                         f"or the save was interrupted; re-train or restore both files together")
+    return load_file(str(path), device=str(device)), manifest
+
+
+def run_info(device: torch.device | str | None = None) -> dict:
+    """Provenance fields every manifest records."""
+    return {"git_commit": git_commit(), "device": str(device) if device is not None else None,
+            "torch": torch.__version__, "python": platform.python_version(),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
+def save_model(path: str | Path, model: torch.nn.Module, manifest: dict | None = None) -> Path:
+    """Save a model's ``state_dict`` (weights and buffers) with a manifest that records its provenance."""
+    device = next(iter(model.state_dict().values())).device if model.state_dict() else None
+    return save_checkpoint(path, dict(model.state_dict()), {"kind": "model", **run_info(device), **(manifest or {})})
+
+
+def load_model(path: str | Path, model: torch.nn.Module, device: torch.device | str | None = None) -> dict:
+    """Load weights saved by :func:`save_model` into ``model`` (strictly); returns the manifest."""
+    device = device or next(model.parameters()).device
+    tensors, manifest = load_checkpoint(path, device)
+    load_state_strict(model, tensors, f"{path}")
+    return manifest
+
+
+def load_state_strict(model: torch.nn.Module, tensors: dict[str, torch.Tensor], what: str) -> None:
+    """``load_state_dict`` with one readable error listing missing/unexpected keys and shape mismatches."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    shapes = [f"{k}: checkpoint {tuple(tensors[k].shape)} vs model {tuple(v.shape)}"
+              for k, v in expected.items() if k in tensors and tensors[k].shape != v.shape]
+    if missing or unexpected or shapes:
+        raise ValueError(f"{what} does not fit this model: missing keys {missing[:5]}, unexpected keys "
+                         f"{unexpected[:5]}, shape mismatches {shapes[:5]} (was it saved from another architecture "
+                         f"or config?)")
+    model.load_state_dict(tensors, strict=True)
