@@ -188,6 +188,26 @@ for r in (16, 32, 64):
     plt.show()
 
 # %% [markdown]
+# Try it: pick attributes and see the caption and a rendering (move the sliders in JupyterLab; a static page shows
+# the default choice).
+
+# %%
+import ipywidgets as widgets
+
+from t2ilib.data import POSITIONS, SIZES, scene_from_attributes
+
+
+def explore(color="red", shape="circle", size="small", position="left", resolution=32, seed=0):
+    scene = scene_from_attributes({"n_objects": 1, "shape": shape, "color": color, "size": size,
+                                   "position": position}, seed=seed)
+    show_grid(render_scenes([scene], resolution), nrow=1, title=scene.caption, scale=2.5 * 28 / resolution)
+    plt.show()
+
+
+widgets.interact(explore, color=list(COLORS), shape=list(SHAPES), size=list(SIZES), position=list(POSITIONS),
+                 resolution=[16, 32, 64], seed=widgets.IntSlider(value=0, min=0, max=20));
+
+# %% [markdown]
 # ### A held-out test of composition
 #
 # Six (colour, shape) pairs **never** appear in training — a shifted diagonal of the colour × shape table, so

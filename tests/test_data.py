@@ -91,3 +91,45 @@ def test_epoch_batches_are_a_pure_function_of_the_step():
         epoch_batches(x, batch_size=0)
     with pytest.raises(ValueError, match="differ in length"):
         epoch_batches(x, torch.arange(5), batch_size=2)
+
+
+def _write_idx(path, array):
+    import gzip
+
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def test_idx_reader_round_trips(tmp_path):
+    from t2ilib.data.datasets import _read_idx
+
+    a = np.random.default_rng(0).integers(0, 256, (5, 28, 28)).astype(np.uint8)
+    _write_idx(tmp_path / "x-idx3-ubyte.gz", a)
+    assert np.array_equal(_read_idx(tmp_path / "x-idx3-ubyte.gz"), a)
+    (tmp_path / "bad.gz").write_bytes(b"")
+    import gzip
+
+    with gzip.open(tmp_path / "bad.gz", "wb") as f:
+        f.write(bytes([0, 0, 0x0D, 1, 0, 0, 0, 1]) + b"\0\0\0\0")  # float32 IDX: not an image file
+    with pytest.raises(ValueError, match="not a uint8 IDX file"):
+        _read_idx(tmp_path / "bad.gz")
+
+
+def test_full_sources_read_the_full_files(tmp_path, monkeypatch):
+    import t2ilib.data.datasets as D
+
+    monkeypatch.setenv("T2I_CACHE_DIR", str(tmp_path))
+    imgs = np.random.default_rng(1).integers(0, 256, (30, 28, 28)).astype(np.uint8)
+    labels = np.arange(30) % 10
+    np.savez(tmp_path / "mnist_full.npz", train_images=imgs, train_labels=labels, test_images=imgs[:10],
+             test_labels=labels[:10])
+    ds = load_mnist("train", source="full")
+    assert len(ds) == 30 and np.array_equal(ds.images[:, 0].numpy(), imgs)
+    fashion_dir = tmp_path / "fashion"
+    fashion_dir.mkdir()
+    _write_idx(fashion_dir / "t10k-images-idx3-ubyte.gz", imgs[:7])
+    _write_idx(fashion_dir / "t10k-labels-idx1-ubyte.gz", labels[:7])
+    monkeypatch.setattr(D, "FASHION_DEBIAN_DIR", fashion_dir)
+    f = load_fashion_mnist("test", source="full")
+    assert len(f) == 7 and f.captions[0] == "a photo of a t-shirt"

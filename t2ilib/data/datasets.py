@@ -90,7 +90,7 @@ def _read_idx(path: Path) -> np.ndarray:
     if zero != 0 or dtype_code != 0x08:
         raise ValueError(f"{path}: not a uint8 IDX file")
     shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape).copy()  # writable
 
 
 def _check(name: str, value, allowed) -> None:
@@ -125,24 +125,23 @@ def _grayscale(name: str, split: str, source: str) -> tuple[np.ndarray, np.ndarr
     return ds.data.numpy(), ds.targets.numpy()
 
 
-def load_mnist(split: str = "train", source: str = "shipped") -> ImageDataset:
-    """MNIST digits, 28 x 28 grayscale; captions like "a handwritten digit seven"."""
+def _load_grayscale(name: str, split: str, source: str, class_names, caption) -> ImageDataset:
     _check("split", split, ("train", "test"))
     _check("source", source, SOURCES)
-    x, y = _grayscale("mnist", split, source)
+    x, y = _grayscale(name, split, source)
     labels = torch.from_numpy(np.asarray(y, dtype=np.int64))
-    return ImageDataset("mnist", torch.from_numpy(np.ascontiguousarray(x)).unsqueeze(1), labels,
-                        DIGIT_WORDS, [mnist_caption(int(c)) for c in labels])
+    return ImageDataset(name, torch.from_numpy(np.ascontiguousarray(x)).unsqueeze(1), labels, class_names,
+                        [caption(int(c)) for c in labels])
+
+
+def load_mnist(split: str = "train", source: str = "shipped") -> ImageDataset:
+    """MNIST digits, 28 x 28 grayscale; captions like "a handwritten digit seven"."""
+    return _load_grayscale("mnist", split, source, DIGIT_WORDS, mnist_caption)
 
 
 def load_fashion_mnist(split: str = "train", source: str = "shipped") -> ImageDataset:
     """Fashion-MNIST, 28 x 28 grayscale; captions like "a photo of an ankle boot"."""
-    _check("split", split, ("train", "test"))
-    _check("source", source, SOURCES)
-    x, y = _grayscale("fashion_mnist", split, source)
-    labels = torch.from_numpy(np.asarray(y, dtype=np.int64))
-    return ImageDataset("fashion_mnist", torch.from_numpy(np.ascontiguousarray(x)).unsqueeze(1), labels,
-                        FASHION_CLASSES, [fashion_caption(int(c)) for c in labels])
+    return _load_grayscale("fashion_mnist", split, source, FASHION_CLASSES, fashion_caption)
 
 
 def resize_images(images: torch.Tensor, resolution: int) -> torch.Tensor:
