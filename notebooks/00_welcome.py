@@ -188,8 +188,8 @@ for r in (16, 32, 64):
     plt.show()
 
 # %% [markdown]
-# Try it: pick attributes and see the caption and a rendering (move the sliders in JupyterLab; a static page shows
-# the default choice).
+# Try it: pick attributes and see the caption and a rendering. The first cell draws one fixed choice; the second
+# gives you the controls when you run it in JupyterLab.
 
 # %%
 import ipywidgets as widgets
@@ -204,6 +204,9 @@ def explore(color="red", shape="circle", size="small", position="left", resoluti
     plt.show()
 
 
+explore("blue", "circle", "large", "top")  # a held-out pair (see below): never in the training split
+
+# %%
 widgets.interact(explore, color=list(COLORS), shape=list(SHAPES), size=list(SIZES), position=list(POSITIONS),
                  resolution=[16, 32, 64], seed=widgets.IntSlider(value=0, min=0, max=20));
 
