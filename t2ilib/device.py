@@ -1,6 +1,6 @@
 """One device helper and one seeding helper for the whole course.
 
-Every notebook and recipe calls :func:`get_device` instead of hard-coding ``.cuda()``, so the same code runs on a
+Every notebook and recipe calls :func:`get_device` instead of hard-coding a CUDA device, so the same code runs on a
 laptop CPU, an Apple GPU (MPS) or an NVIDIA GPU.
 """
 
