@@ -1,5 +1,7 @@
 """Shipped datasets: shapes, ranges, labels, captions, determinism and bad-input errors."""
 
+import gzip
+
 import numpy as np
 import pytest
 import torch
@@ -94,8 +96,6 @@ def test_epoch_batches_are_a_pure_function_of_the_step():
 
 
 def _write_idx(path, array):
-    import gzip
-
     header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
     with gzip.open(path, "wb") as f:
         f.write(header + array.astype(np.uint8).tobytes())
@@ -107,9 +107,6 @@ def test_idx_reader_round_trips(tmp_path):
     a = np.random.default_rng(0).integers(0, 256, (5, 28, 28)).astype(np.uint8)
     _write_idx(tmp_path / "x-idx3-ubyte.gz", a)
     assert np.array_equal(_read_idx(tmp_path / "x-idx3-ubyte.gz"), a)
-    (tmp_path / "bad.gz").write_bytes(b"")
-    import gzip
-
     with gzip.open(tmp_path / "bad.gz", "wb") as f:
         f.write(bytes([0, 0, 0x0D, 1, 0, 0, 0, 1]) + b"\0\0\0\0")  # float32 IDX: not an image file
     with pytest.raises(ValueError, match="not a uint8 IDX file"):
