@@ -34,9 +34,11 @@ test: setup
 	$(PY) -m pytest tests
 	$(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=$(NB_TIMEOUT) -p no:cacheprovider notebooks/
 
-# Rebuild every notebook from its jupytext source (notebooks/*.py) and execute it in place.
+# Rebuild every notebook from its jupytext source (notebooks/*.py) and execute it in place;
+# `make notebooks NB=01` rebuilds only the notebooks whose name starts with 01.
+NB ?=
 notebooks: setup
-	@for src in notebooks/[0-9]*.py; do \
+	@for src in notebooks/$(NB)[0-9]*.py notebooks/$(NB)_*.py; do [ -f "$$src" ] || continue; \
 	  nb=$${src%.py}.ipynb; echo "== $$src -> $$nb"; \
 	  $(VENV)/bin/jupytext --to ipynb --output $$nb $$src || exit 1; \
 	  $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \

@@ -31,6 +31,7 @@ class Recipe:
     metric: str  # the manifest metric the shipped weights must still reach
     tolerance: float  # absolute
     higher_is_better: bool = True
+    build_pretrained: Callable[[], torch.nn.Module] | None = None  # what the checkpoint holds, if not build()
 
 
 RECIPES: dict[str, Recipe] = {}
@@ -50,6 +51,7 @@ def get_recipe(name: str) -> Recipe:
 
 def _load_all() -> None:
     import t2ilib.recipes_judges  # noqa: F401  (each chapter's recipe module registers itself here)
+    import t2ilib.recipes_gan  # noqa: F401
 
 
 def checkpoint_path(name: str, out_dir: Path | None = None) -> Path:
@@ -83,7 +85,7 @@ def load_pretrained(name: str, device: torch.device | str | None = None) -> torc
     """The shipped checkpoint of recipe ``name``, in eval mode."""
     recipe = get_recipe(name)
     device = torch.device(device) if device else get_device()
-    model = recipe.build().to(device)
+    model = (recipe.build_pretrained or recipe.build)().to(device)
     load_model(checkpoint_path(name), model, device)
     return model.eval()
 

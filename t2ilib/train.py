@@ -73,21 +73,21 @@ class History:
     wall_seconds: float = 0.0
 
 
-def _flatten_optimizer(state: dict) -> tuple[dict[str, torch.Tensor], dict]:
+def _flatten_optimizer(state: dict, prefix: str = "optim") -> tuple[dict[str, torch.Tensor], dict]:
     tensors, scalars = {}, {}
     for pid, s in state["state"].items():
         for k, v in s.items():
             if torch.is_tensor(v):
-                tensors[f"optim.{pid}.{k}"] = v
+                tensors[f"{prefix}.{pid}.{k}"] = v
             else:
                 scalars[f"{pid}.{k}"] = v
     return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
 
 
-def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
+def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict, prefix: str = "optim") -> dict:
     state: dict[int, dict] = {}
     for key, v in tensors.items():
-        if key.startswith("optim."):
+        if key.startswith(prefix + "."):
             _, pid, name = key.split(".", 2)
             state.setdefault(int(pid), {})[name] = v
     for key, v in meta["scalars"].items():
@@ -123,6 +123,10 @@ class Trainer:
         self.stopped_early = False
         if resume and self.checkpoint_path and self.checkpoint_path.exists():
             self.load_state(self.checkpoint_path)
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """Every optimizer whose state a resume needs, by name (subclasses with several override this)."""
+        return {"optim": self.optimizer}
 
     @property
     def eval_model(self) -> torch.nn.Module:
@@ -215,14 +219,16 @@ class Trainer:
         tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
         if self.ema:
             tensors.update({f"ema.{k}": v for k, v in self.ema.model.state_dict().items()})
-        opt_tensors, opt_meta = _flatten_optimizer(self.optimizer.state_dict())
-        tensors.update(opt_tensors)
+        opt_meta = {}
+        for name, opt in self.optimizers().items():
+            opt_tensors, opt_meta[name] = _flatten_optimizer(opt.state_dict(), name)
+            tensors.update(opt_tensors)
         tensors["rng.cpu"] = torch.get_rng_state()
         if torch.cuda.is_available():
             for i, s in enumerate(torch.cuda.get_rng_state_all()):
                 tensors[f"rng.cuda.{i}"] = s
         manifest = {"kind": "training_state", "step": self.step, "config": asdict(self.config),
-                    "optimizer": opt_meta, "ema_updates": self.ema.updates if self.ema else None,
+                    "optimizers": opt_meta, "ema_updates": self.ema.updates if self.ema else None,
                     "history": asdict(self.history), "seed": self.seed, **run_info(self.device)}
         json.dumps(manifest)  # fail here, not half-way through writing, if something is not JSON-serialisable
         return save_checkpoint(path, tensors, manifest)
@@ -237,7 +243,8 @@ class Trainer:
             load_state_strict(self.ema.model, {k[4:]: v for k, v in tensors.items() if k.startswith("ema.")},
                               f"{path} (EMA)")
             self.ema.updates = manifest["ema_updates"] or 0
-        self.optimizer.load_state_dict(_unflatten_optimizer(tensors, manifest["optimizer"]))
+        for name, opt in self.optimizers().items():
+            opt.load_state_dict(_unflatten_optimizer(tensors, manifest["optimizers"][name], name))
         torch.set_rng_state(tensors["rng.cpu"].cpu())
         cuda_states = [tensors[f"rng.cuda.{i}"].cpu() for i in range(torch.cuda.device_count())
                        if f"rng.cuda.{i}" in tensors]

@@ -26,6 +26,12 @@ def test_shipped_checkpoint_matches_its_manifest(name):
     assert ok, f"{name}: manifest records {recorded}, shipped weights measure {measured}"
 
 
+def test_the_digit_gan_is_shipped_and_draws_the_requested_digits():
+    assert "digit_gan" in SHIPPED
+    m = json.loads((checkpoint_dir() / "digit_gan.json").read_text())
+    assert m["metrics"]["class_fidelity"] >= 0.9 and m["metrics"]["n_samples"] >= 5000
+
+
 def test_judges_are_accurate():
     for name, floor in (("digit_classifier", 0.99), ("fashion_classifier", 0.90)):
         m = json.loads((checkpoint_dir() / f"{name}.json").read_text())
