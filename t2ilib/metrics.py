@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import torch
 
+from t2ilib.images import to_image_range
+
 
 def feature_statistics(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and (unbiased) covariance of (N, D) features, in float64."""
@@ -42,11 +44,14 @@ def frechet_distance(mu1: torch.Tensor, sigma1: torch.Tensor, mu2: torch.Tensor,
     return float(((mu1 - mu2) ** 2).sum() + sigma1.trace() + sigma2.trace() - 2 * cross)
 
 
+def _as_model_range(images: torch.Tensor) -> torch.Tensor:
+    return to_image_range(images) if images.dtype == torch.uint8 else images
+
+
 @torch.no_grad()
 def judge_features(judge: torch.nn.Module, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
     """The judge's penultimate features for images in [-1, 1] (uint8 images are converted)."""
-    if images.dtype == torch.uint8:
-        images = images.float() / 127.5 - 1.0
+    images = _as_model_range(images)
     was = judge.training
     judge.eval()
     dev = next(judge.parameters()).device
@@ -66,6 +71,5 @@ def class_fidelity(judge: torch.nn.Module, images: torch.Tensor, requested: torc
     """Fraction of images the judge classifies as the class they were generated for."""
     if len(images) != len(requested):
         raise ValueError(f"requested: expected one label per image ({len(images)}), got {len(requested)}")
-    if images.dtype == torch.uint8:
-        images = images.float() / 127.5 - 1.0
+    images = _as_model_range(images)
     return float((judge.predict(images).argmax(-1).cpu() == requested.cpu()).float().mean())

@@ -46,7 +46,7 @@ def train_ring_gan(name: str, steps: int = 3000, lr_g: float = 1e-3, lr_d: float
     D = mlp_discriminator(hidden=128, depth=2, batchnorm=batchnorm_d, minibatch_std=minibatch_std,
                           spectral_norm=spectral_norm, pack=pack)
     config.setdefault("betas", (0.5, 0.999))
-    cfg = GANConfig(steps=steps, lr=lr_g, lr_d=lr_d, log_every=100, **config)
+    cfg = GANConfig(steps=steps, lr=lr_g, lr_d=lr_d, log_every=100, sample_every=snapshot_every, **config)
     run = RingRun(name)
 
     def snapshot(trainer, step):
@@ -55,7 +55,6 @@ def train_ring_gan(name: str, steps: int = 3000, lr_g: float = 1e-3, lr_d: float
         run.samples.append(x)
         run.coverage.append(mode_coverage(x, ring_centres(), RING_STD))
 
-    cfg.sample_every = snapshot_every
     run.trainer = GANTrainer(GAN(G, D, Z_DIM), ring_batches(256, seed=seed), cfg, sample_fn=snapshot,
                              progress=progress, seed=seed)
     snapshot(run.trainer, 0)

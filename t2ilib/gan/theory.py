@@ -13,9 +13,9 @@ values on that grid (e.g. ``dist.log_prob(x).exp()`` of a ``torch.distributions`
 
 from __future__ import annotations
 
-import math
-
 import torch
+
+from t2ilib.gan.losses import LOG4
 
 
 def _check(p: torch.Tensor, q: torch.Tensor, x: torch.Tensor | None = None) -> None:
@@ -70,4 +70,4 @@ def virtual_training_criterion(p_data: torch.Tensor, p_g: torch.Tensor, x: torch
 
 def criterion_from_jsd(jsd: torch.Tensor | float) -> torch.Tensor | float:
     """-log 4 + 2 JSD (Goodfellow et al. 2014, Theorem 1, Eq. 6)."""
-    return -math.log(4.0) + 2 * jsd
+    return -LOG4 + 2 * jsd
