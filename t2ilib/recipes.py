@@ -52,6 +52,7 @@ def get_recipe(name: str) -> Recipe:
 def _load_all() -> None:
     import t2ilib.recipes_judges  # noqa: F401  (each chapter's recipe module registers itself here)
     import t2ilib.recipes_gan  # noqa: F401
+    import t2ilib.recipes_vae  # noqa: F401
 
 
 def checkpoint_path(name: str, out_dir: Path | None = None) -> Path:

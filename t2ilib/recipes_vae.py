@@ -1,0 +1,111 @@
+"""Recipes for the latent-variable chapter's shipped checkpoints.
+
+* ``digit_vae`` -- the convolutional VAE (16-d latent, Bernoulli decoder) on dynamically binarised MNIST; graded by
+  test-set bits per dimension from the importance-weighted bound (Burda et al. 2016), lower is better.
+* ``shapes_dvae`` -- DALL-E's discrete VAE on the 32 px shapes world: every image becomes an 8 x 8 grid of tokens
+  from a vocabulary of 256. This is the image tokenizer of the DALL-E chapter (load it with
+  ``load_pretrained("shapes_dvae")``). Graded by the PSNR of images rebuilt from their tokens, on test scenes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from t2ilib.data import ShapesWorld, load_dataset
+from t2ilib.recipes import Recipe, default_trainer, register
+from t2ilib.train import TrainConfig
+from t2ilib.vae import (ConvVAE, DiscreteVAE, annealed_batches, binarize, binarized_batches, bits_per_dim,
+                        dvae_loss, elbo_terms, importance_weighted_bound, perplexity, vae_loss)
+
+DIGIT_VAE_CONFIG = dict(steps=12000, lr=1e-3, warmup_steps=200, lr_schedule="cosine", grad_clip=5.0, log_every=50,
+                        checkpoint_every=1000)
+DIGIT_VAE_BATCH = 128
+SHAPES_DVAE_CONFIG = dict(steps=6000, lr=1e-3, warmup_steps=200, lr_schedule="cosine", grad_clip=1.0, bf16=True,
+                          log_every=50, checkpoint_every=500)
+SHAPES_DVAE = dict(vocab_size=256, embed_dim=32, width=64, batch=128, tau_start=1.0, tau_end=1 / 16, kl_weight=1.0,
+                   kl_warmup=0)  # a constant KL weight: warming it up from 0 (as DALL-E does) collapsed the codebook here
+
+
+def build_digit_vae() -> ConvVAE:
+    return ConvVAE(latent_dim=16, width=32)
+
+
+def train_digit_vae(model, device, state, max_minutes):
+    x, _ = load_dataset("mnist", "train").tensors(device)
+    cfg = TrainConfig(**DIGIT_VAE_CONFIG, max_minutes=max_minutes)
+    trainer = default_trainer(model, vae_loss, binarized_batches(x, DIGIT_VAE_BATCH), cfg, state)
+    trainer.fit()
+    return trainer
+
+
+def binarized_test_digits(n: int | None = None, device="cpu") -> torch.Tensor:
+    """The MNIST test images binarised once, with a fixed seed (the evaluation set of the VAE)."""
+    x, _ = load_dataset("mnist", "test").tensors("cpu")
+    x = binarize(x[:n] if n else x, torch.Generator().manual_seed(1234))
+    return x.to(device)
+
+
+@torch.no_grad()
+def evaluate_digit_vae(model, device, n_iwae: int = 1000, k: int = 64) -> dict:
+    """Test ELBO and importance-weighted log-likelihood bound, in nats and bits per dimension (fixed seeds)."""
+    model.eval()
+    x = binarized_test_digits(device=device)
+    g = torch.Generator().manual_seed(0)
+    terms = [elbo_terms(model, x[i:i + 1000], g) for i in range(0, len(x), 1000)]
+    elbo = torch.cat([t["elbo"] for t in terms]).mean().item()
+    kl = torch.cat([t["kl"] for t in terms]).mean().item()
+    iw = torch.cat([importance_weighted_bound(model, x[i:i + 250], k, g) for i in range(0, n_iwae, 250)])
+    return {"test_elbo_nats": round(elbo, 3), "test_kl_nats": round(kl, 3),
+            "test_elbo_bits_per_dim": round(bits_per_dim(-elbo, 784), 5),
+            f"test_iwae{k}_nats": round(iw.mean().item(), 3),
+            "test_bits_per_dim": round(bits_per_dim(-iw.mean().item(), 784), 5), "n_iwae": n_iwae}
+
+
+def build_shapes_dvae() -> DiscreteVAE:
+    c = SHAPES_DVAE
+    return DiscreteVAE(channels=3, vocab_size=c["vocab_size"], embed_dim=c["embed_dim"], width=c["width"])
+
+
+def shapes_batches(batch: int, resolution: int = 32, seed: int = 0):
+    world = ShapesWorld(size=1_000_000, resolution=resolution, seed=seed)
+    return lambda step: (world.batch(step * batch, batch).images,)
+
+
+def train_shapes_dvae(model, device, state, max_minutes):
+    c = SHAPES_DVAE
+    cfg = TrainConfig(**SHAPES_DVAE_CONFIG, max_minutes=max_minutes)
+    raw = shapes_batches(c["batch"])
+    batches = annealed_batches(lambda s: (raw(s)[0].to(device),), cfg.steps, c["tau_start"], c["tau_end"],
+                               c["kl_weight"], kl_warmup=c["kl_warmup"])
+    trainer = default_trainer(model, dvae_loss, batches, cfg, state)
+    trainer.fit()
+    return trainer
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Peak signal-to-noise ratio in dB for images in [-1, 1] (peak-to-peak 2)."""
+    mse = F.mse_loss(a.float(), b.float()).item()
+    return 10 * math.log10(4.0 / max(mse, 1e-12))
+
+
+@torch.no_grad()
+def evaluate_tokenizer(model, device, n: int = 2000, split: str = "test") -> dict:
+    """Round trip image -> tokens -> image on fixed shapes-world scenes: PSNR, MSE, code usage."""
+    model.eval()
+    images = ShapesWorld(size=n, resolution=32, split=split).batch(0, n).images.to(device)
+    tokens = torch.cat([model.encode(images[i:i + 500]) for i in range(0, n, 500)])
+    recon = torch.cat([model.decode(tokens[i:i + 500]) for i in range(0, n, 500)])
+    return {"token_psnr_db": round(psnr(recon, images), 3), "token_mse": round(F.mse_loss(recon, images).item(), 6),
+            "codes_used": int(tokens.unique().numel()), "perplexity": round(perplexity(tokens, model.vocab_size).item(), 2),
+            "grid": list(tokens.shape[1:]), "n_images": n}
+
+
+register(Recipe(name="digit_vae", description="convolutional VAE on binarised MNIST (16-d latent)",
+                build=build_digit_vae, train=train_digit_vae, evaluate=evaluate_digit_vae,
+                metric="test_bits_per_dim", tolerance=0.002, higher_is_better=False))
+register(Recipe(name="shapes_dvae", description="DALL-E-style dVAE tokenizer for the 32 px shapes world (8x8 tokens)",
+                build=build_shapes_dvae, train=train_shapes_dvae, evaluate=evaluate_tokenizer,
+                metric="token_psnr_db", tolerance=0.1))
