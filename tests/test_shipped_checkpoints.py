@@ -36,3 +36,25 @@ def test_judges_are_accurate():
     for name, floor in (("digit_classifier", 0.99), ("fashion_classifier", 0.90)):
         m = json.loads((checkpoint_dir() / f"{name}.json").read_text())
         assert m["metrics"]["test_accuracy"] >= floor, name
+
+
+def test_the_vae_chapter_checkpoints_are_shipped():
+    m = json.loads((checkpoint_dir() / "digit_vae.json").read_text())
+    assert m["metrics"]["test_bits_per_dim"] < 0.2  # IWAE bound on binarised MNIST test digits
+    assert m["metrics"]["test_bits_per_dim"] < m["metrics"]["test_elbo_bits_per_dim"]  # IWAE is the tighter bound
+    t = json.loads((checkpoint_dir() / "shapes_dvae.json").read_text())
+    assert t["metrics"]["grid"] == [8, 8] and t["metrics"]["token_psnr_db"] > 25
+
+
+def test_the_shapes_tokenizer_loads_for_the_dalle_chapter():
+    import torch
+
+    from t2ilib.data import ShapesWorld
+    from t2ilib.recipes import load_pretrained
+
+    tok = load_pretrained("shapes_dvae", "cpu")
+    images = ShapesWorld(size=8, resolution=32, split="held_out").batch(0, 8).images
+    tokens = tok.encode(images)
+    assert tokens.shape == (8, 8, 8) and tokens.dtype == torch.int64 and tok.vocab_size == 256
+    recon = tok.decode(tokens)
+    assert recon.shape == images.shape and (recon - images).pow(2).mean() < 0.01

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from t2ilib.vae.conv import ConvDecoder, ConvEncoder
-from t2ilib.vae.vq import _check_tokens, perplexity
+from t2ilib.vae.vq import _check_tokens, first_tensor, perplexity
 
 
 def gumbel_softmax(logits: torch.Tensor, tau: float, hard: bool = False, dim: int = 1,
@@ -109,7 +109,7 @@ def annealed_batches(batch_at, steps: int, tau_start: float = 1.0, tau_end: floa
     warm = max(1, steps // 10) if kl_warmup is None else kl_warmup
 
     def wrapped(step: int):
-        x = batch_at(step)[0]
+        x = first_tensor(batch_at(step))
         return x, cosine_anneal(step, anneal, tau_start, tau_end), cosine_anneal(step, warm, 0.0, kl_weight)
 
     return wrapped

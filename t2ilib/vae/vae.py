@@ -110,8 +110,12 @@ def elbo_terms(model: ConvVAE, x: torch.Tensor, generator: torch.Generator | Non
     return {"reconstruction": rec, "kl": kl, "elbo": rec - kl}
 
 
-def vae_loss(model: ConvVAE, x: torch.Tensor, beta: float = 1.0):
-    """Negative (beta-)ELBO per image, averaged over the batch; logs distortion and rate (nats)."""
+def vae_loss(model: ConvVAE, batch, beta: float = 1.0):
+    """Negative (beta-)ELBO per image, averaged over the batch; logs distortion and rate (nats).
+
+    ``batch`` is binarised images or a tuple whose first element is them.
+    """
+    x = batch[0] if isinstance(batch, (tuple, list)) else batch
     t = elbo_terms(model, x)
     loss = (-t["reconstruction"] + beta * t["kl"]).mean()
     return loss, {"distortion": -t["reconstruction"].mean().detach(), "rate": t["kl"].mean().detach()}

@@ -126,8 +126,17 @@ def _check_tokens(tokens: torch.Tensor, vocab_size: int) -> None:
                          f"max {int(tokens.max())}")
 
 
-def vqvae_loss(model: VQVAE, x: torch.Tensor):
-    """VQ-VAE objective (van den Oord et al. 2017, Eq. 3) with an MSE (fixed-variance Gaussian) reconstruction."""
+def first_tensor(batch) -> torch.Tensor:
+    """The images of a batch given as a tensor or as a tuple ``(images, ...)`` (what ``epoch_batches`` yields)."""
+    return batch[0] if isinstance(batch, (tuple, list)) else batch
+
+
+def vqvae_loss(model: VQVAE, batch):
+    """VQ-VAE objective (van den Oord et al. 2017, Eq. 3) with an MSE (fixed-variance Gaussian) reconstruction.
+
+    ``batch`` is the images or a tuple whose first element is the images.
+    """
+    x = first_tensor(batch)
     recon, q = model(x)
     rec = F.mse_loss(recon.float(), x.float())
     loss = rec + q.codebook_loss + q.commitment_loss
