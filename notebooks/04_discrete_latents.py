@@ -43,8 +43,8 @@ import torch.nn.functional as F
 
 from t2ilib import get_device, seed_everything
 from t2ilib.data import ShapesWorld, epoch_batches, load_dataset
+from t2ilib.metrics import psnr
 from t2ilib.recipes import load_pretrained
-from t2ilib.recipes_vae import psnr
 from t2ilib.train import Trainer, TrainConfig
 from t2ilib.vae import (VQVAE, DiscreteVAE, VectorQuantizer, annealed_batches, dvae_loss, gumbel_softmax,
                         perplexity, vqvae_loss)

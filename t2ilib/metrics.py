@@ -7,11 +7,15 @@
   penultimate layer), so the numbers are comparable within this course, not with published FIDs.
 * :func:`judge_fid` -- that distance between generated and real images, on a judge's features.
 * :func:`class_fidelity` -- the fraction of class-conditional samples that the judge reads as the requested class.
+* :func:`psnr` -- peak signal-to-noise ratio of a reconstruction, 10 log10(peak^2 / MSE), for images in [-1, 1].
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 
 from t2ilib.images import to_image_range
 
@@ -73,3 +77,12 @@ def class_fidelity(judge: torch.nn.Module, images: torch.Tensor, requested: torc
         raise ValueError(f"requested: expected one label per image ({len(images)}), got {len(requested)}")
     images = _as_model_range(images)
     return float((judge.predict(images).argmax(-1).cpu() == requested.cpu()).float().mean())
+
+
+def psnr(reconstruction: torch.Tensor, target: torch.Tensor) -> float:
+    """Peak signal-to-noise ratio in dB for images in [-1, 1]: 10 log10(2^2 / MSE) (the peak-to-peak range is 2)."""
+    if reconstruction.shape != target.shape:
+        raise ValueError(f"reconstruction and target: expected the same shape, got {tuple(reconstruction.shape)} "
+                         f"and {tuple(target.shape)}")
+    mse = F.mse_loss(reconstruction.float(), target.float()).item()
+    return 10 * math.log10(4.0 / max(mse, 1e-12))

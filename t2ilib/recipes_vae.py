@@ -9,12 +9,11 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 
 from t2ilib.data import ShapesWorld, load_dataset
+from t2ilib.metrics import psnr
 from t2ilib.recipes import Recipe, default_trainer, register
 from t2ilib.train import TrainConfig
 from t2ilib.vae import (ConvVAE, DiscreteVAE, annealed_batches, binarize, binarized_batches, bits_per_dim,
@@ -26,7 +25,7 @@ DIGIT_VAE_BATCH = 128
 SHAPES_DVAE_CONFIG = dict(steps=6000, lr=1e-3, warmup_steps=200, lr_schedule="cosine", grad_clip=1.0, bf16=True,
                           log_every=50, checkpoint_every=500)
 SHAPES_DVAE = dict(vocab_size=256, embed_dim=32, width=64, batch=128, tau_start=1.0, tau_end=1 / 16, kl_weight=1.0,
-                   kl_warmup=0)  # a constant KL weight: warming it up from 0 (as DALL-E does) collapsed the codebook here
+                   kl_warmup=0)  # constant KL weight: warming it up from 0 (as DALL-E does) collapsed the codebook
 
 
 def build_digit_vae() -> ConvVAE:
@@ -85,12 +84,6 @@ def train_shapes_dvae(model, device, state, max_minutes):
     return trainer
 
 
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Peak signal-to-noise ratio in dB for images in [-1, 1] (peak-to-peak 2)."""
-    mse = F.mse_loss(a.float(), b.float()).item()
-    return 10 * math.log10(4.0 / max(mse, 1e-12))
-
-
 @torch.no_grad()
 def evaluate_tokenizer(model, device, n: int = 2000, split: str = "test") -> dict:
     """Round trip image -> tokens -> image on fixed shapes-world scenes: PSNR, MSE, code usage."""
@@ -99,7 +92,8 @@ def evaluate_tokenizer(model, device, n: int = 2000, split: str = "test") -> dic
     tokens = torch.cat([model.encode(images[i:i + 500]) for i in range(0, n, 500)])
     recon = torch.cat([model.decode(tokens[i:i + 500]) for i in range(0, n, 500)])
     return {"token_psnr_db": round(psnr(recon, images), 3), "token_mse": round(F.mse_loss(recon, images).item(), 6),
-            "codes_used": int(tokens.unique().numel()), "perplexity": round(perplexity(tokens, model.vocab_size).item(), 2),
+            "codes_used": int(tokens.unique().numel()),
+            "perplexity": round(perplexity(tokens, model.vocab_size).item(), 2),
             "grid": list(tokens.shape[1:]), "n_images": n}
 
 

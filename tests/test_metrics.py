@@ -7,7 +7,7 @@ from scipy import linalg
 
 from t2ilib.data.digit_captions import DIGIT_WORDS, TEMPLATES, digit_caption, parse_digit_caption
 from t2ilib.judges import ImageClassifier
-from t2ilib.metrics import class_fidelity, feature_statistics, frechet_distance, judge_features, judge_fid
+from t2ilib.metrics import class_fidelity, feature_statistics, frechet_distance, judge_features, judge_fid, psnr
 
 
 def _scipy_fid(mu1, s1, mu2, s2):  # the reference formula of pytorch-fid / TTUR
@@ -75,3 +75,10 @@ def test_digit_captions_round_trip_and_errors():
         parse_digit_caption("a three or a five")
     with pytest.raises(ValueError, match="label"):
         digit_caption(10)
+
+
+def test_psnr_known_value_and_shape_check():
+    a = torch.zeros(2, 3, 4, 4)
+    assert psnr(a + 0.2, a) == pytest.approx(20.0)  # MSE 0.04 -> 10 log10(4 / 0.04) = 20 dB
+    with pytest.raises(ValueError, match="same shape"):
+        psnr(a, a[:1])

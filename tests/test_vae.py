@@ -131,7 +131,8 @@ def test_linear_gaussian_posterior_is_bayes_rule_on_a_grid():
     model = LinearGaussianModel.random(d=2, k=1, sigma=0.5, seed=3)
     x = torch.tensor([0.4, -0.2], dtype=torch.float64)
     z = torch.linspace(-8, 8, 40_001, dtype=torch.float64)
-    log_joint = D.Normal(0, 1).log_prob(z) + D.Normal(z[:, None] * model.W[:, 0] + model.b, model.sigma).log_prob(x).sum(-1)
+    log_lik = D.Normal(z[:, None] * model.W[:, 0] + model.b, model.sigma).log_prob(x).sum(-1)
+    log_joint = D.Normal(0, 1).log_prob(z) + log_lik
     dz = z[1] - z[0]
     log_px = torch.logsumexp(log_joint, 0) + torch.log(dz)
     assert log_px.item() == pytest.approx(model.log_evidence(x).item(), abs=1e-8)

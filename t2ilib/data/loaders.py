@@ -33,3 +33,8 @@ def epoch_batches(*tensors: torch.Tensor, batch_size: int, seed: int = 0) -> Cal
         return tuple(t[idx] for t in tensors)
 
     return batch_at
+
+
+def first_tensor(batch) -> torch.Tensor:
+    """The images of a batch given as a tensor or as a tuple ``(images, ...)`` (what ``epoch_batches`` yields)."""
+    return batch[0] if isinstance(batch, (tuple, list)) else batch

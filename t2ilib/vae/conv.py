@@ -24,9 +24,11 @@ class ResidualBlock(nn.Module):
         return x + self.block(x)
 
 
-def _check_int(name: str, value, low: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise ValueError(f"{name}: expected an int >= {low}, got {value!r}")
+def _check_ints(**values: tuple[int, int]) -> None:
+    """Each keyword is ``name=(value, lowest allowed)``."""
+    for name, (value, low) in values.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise ValueError(f"{name}: expected an int >= {low}, got {value!r}")
 
 
 class ConvEncoder(nn.Module):
@@ -35,9 +37,8 @@ class ConvEncoder(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, width: int = 64, downsamples: int = 2,
                  res_blocks: int = 1):
         super().__init__()
-        for name, v, low in (("in_channels", in_channels, 1), ("out_channels", out_channels, 1),
-                             ("width", width, 2), ("downsamples", downsamples, 1), ("res_blocks", res_blocks, 0)):
-            _check_int(name, v, low)
+        _check_ints(in_channels=(in_channels, 1), out_channels=(out_channels, 1), width=(width, 2),
+                    downsamples=(downsamples, 1), res_blocks=(res_blocks, 0))
         layers: list[nn.Module] = [nn.Conv2d(in_channels, width, 4, stride=2, padding=1)]
         for _ in range(downsamples - 1):
             layers += [nn.ReLU(), nn.Conv2d(width, width, 4, stride=2, padding=1)]
@@ -62,9 +63,8 @@ class ConvDecoder(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, width: int = 64, upsamples: int = 2,
                  res_blocks: int = 1):
         super().__init__()
-        for name, v, low in (("in_channels", in_channels, 1), ("out_channels", out_channels, 1),
-                             ("width", width, 2), ("upsamples", upsamples, 1), ("res_blocks", res_blocks, 0)):
-            _check_int(name, v, low)
+        _check_ints(in_channels=(in_channels, 1), out_channels=(out_channels, 1), width=(width, 2),
+                    upsamples=(upsamples, 1), res_blocks=(res_blocks, 0))
         layers: list[nn.Module] = [nn.Conv2d(in_channels, width, 3, padding=1)]
         layers += [ResidualBlock(width) for _ in range(res_blocks)]
         for _ in range(upsamples - 1):

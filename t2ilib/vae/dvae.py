@@ -22,7 +22,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from t2ilib.vae.conv import ConvDecoder, ConvEncoder
-from t2ilib.vae.vq import _check_tokens, first_tensor, perplexity
+from t2ilib.data.loaders import first_tensor
+from t2ilib.vae.vq import _check_tokens, perplexity
 
 
 def gumbel_softmax(logits: torch.Tensor, tau: float, hard: bool = False, dim: int = 1,

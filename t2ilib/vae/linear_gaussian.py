@@ -2,7 +2,7 @@
 
     p(z) = N(0, I_k),   p(x | z) = N(W z + b, sigma^2 I_d)
     =>  p(x) = N(b, W W^T + sigma^2 I)                            (Tipping & Bishop 1999, Eq. 3-4)
-    and p(z | x) = N(M^-1 W^T (x - b) / sigma^2 ... ) precisely:
+    and the posterior p(z | x) = N(mu_post, Sigma_post) with                (Bishop 2006, PRML Sec. 12.2)
         Sigma_post = (I + W^T W / sigma^2)^-1,  mu_post = Sigma_post W^T (x - b) / sigma^2.
 
 For any Gaussian q(z) = N(m, S) the ELBO is analytic too, because E_q[log p(x|z)] of a Gaussian likelihood under

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from t2ilib.data.loaders import first_tensor
 from t2ilib.vae.conv import ConvDecoder, ConvEncoder
 from t2ilib.vae.gaussian import gaussian_kl, gaussian_log_density, reparameterize
 
@@ -115,7 +116,7 @@ def vae_loss(model: ConvVAE, batch, beta: float = 1.0):
 
     ``batch`` is binarised images or a tuple whose first element is them.
     """
-    x = batch[0] if isinstance(batch, (tuple, list)) else batch
+    x = first_tensor(batch)
     t = elbo_terms(model, x)
     loss = (-t["reconstruction"] + beta * t["kl"]).mean()
     return loss, {"distortion": -t["reconstruction"].mean().detach(), "rate": t["kl"].mean().detach()}

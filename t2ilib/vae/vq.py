@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from t2ilib.data.loaders import first_tensor
 from t2ilib.vae.conv import ConvDecoder, ConvEncoder
 
 
@@ -124,11 +125,6 @@ def _check_tokens(tokens: torch.Tensor, vocab_size: int) -> None:
     if tokens.numel() and (tokens.min() < 0 or tokens.max() >= vocab_size):
         raise ValueError(f"tokens: expected ids in [0, {vocab_size}), got min {int(tokens.min())} "
                          f"max {int(tokens.max())}")
-
-
-def first_tensor(batch) -> torch.Tensor:
-    """The images of a batch given as a tensor or as a tuple ``(images, ...)`` (what ``epoch_batches`` yields)."""
-    return batch[0] if isinstance(batch, (tuple, list)) else batch
 
 
 def vqvae_loss(model: VQVAE, batch):
