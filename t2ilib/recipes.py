@@ -53,6 +53,7 @@ def _load_all() -> None:
     import t2ilib.recipes_judges  # noqa: F401  (each chapter's recipe module registers itself here)
     import t2ilib.recipes_gan  # noqa: F401
     import t2ilib.recipes_vae  # noqa: F401
+    import t2ilib.recipes_diffusion  # noqa: F401
 
 
 def checkpoint_path(name: str, out_dir: Path | None = None) -> Path:
