@@ -326,3 +326,14 @@ def test_noised_batches_are_a_function_of_the_step():
     a, b = at(7), at(7)
     assert all(torch.equal(u, v) for u, v in zip(a, b)) and len(a) == 4
     assert not torch.equal(at(8)[2], a[2])
+
+
+def test_benchmark_twin_has_the_same_parameter_count():
+    """The throughput benchmark compares like with like: a diffusers UNet2DModel with exactly our parameter count."""
+    from t2ilib.diffusion.benchmark import _DiffusersAdapter, diffusers_twin, n_params
+
+    ours = UNet()
+    twin = _DiffusersAdapter(diffusers_twin(ours))
+    assert n_params(ours) == n_params(twin) == 1_112_801
+    x = randn(2, 1, 28, 28)
+    assert twin(x, torch.tensor([3, 900])).shape == ours(x, torch.tensor([3, 900])).shape

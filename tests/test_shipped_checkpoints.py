@@ -58,3 +58,10 @@ def test_the_shapes_tokenizer_loads_for_the_dalle_chapter():
     assert tokens.shape == (8, 8, 8) and tokens.dtype == torch.int64 and tok.vocab_size == 256
     recon = tok.decode(tokens)
     assert recon.shape == images.shape and (recon - images).pow(2).mean() < 0.01
+
+
+def test_the_diffusion_chapter_denoiser_is_shipped():
+    m = json.loads((checkpoint_dir() / "digit_ddpm.json").read_text())
+    q = m["metrics"]
+    assert q["n_samples"] == 500 and q["judge_fid"] > q["fid_floor"]
+    assert q["judge_fid"] < 10 and q["confidence"] > 0.8 and q["digit_coverage"] > 0.9
