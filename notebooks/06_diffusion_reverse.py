@@ -120,8 +120,9 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Both samplers land on the data with the right proportions — even DDIM with 10 steps, because here the denoiser
-# is exact. With a learned denoiser, errors accumulate over steps, and the number of steps starts to matter.
+# Both samplers land on the data with the right proportions. With only 10 DDIM steps a few samples are left
+# between two neighbouring points: a big step commits to a point late, from a blurry x̂_0 — so even with an exact
+# denoiser the number of steps matters a little. With a learned denoiser errors also accumulate over the steps.
 #
 # ## 3. Training a denoiser on MNIST
 #
@@ -164,7 +165,7 @@ t0 = time.perf_counter()
 final, xs, x0s, ts = sample(ddpm, ship_schedule, (8, 1, 28, 28), sampler="ddpm", device=device, bf16=True,
                             generator=torch.Generator().manual_seed(3), return_trajectory=True, progress=False)
 print(f"DDPM, 1000 steps, 8 images: {time.perf_counter() - t0:.1f} s")
-show_at = [0, 500, 700, 800, 900, 950, 980, 999]  # indices into the 1000 steps
+show_at = [0, 100, 200, 300, 400, 500, 700, 999]  # indices into the 1000 steps
 fig, axes = plt.subplots(2, 1, figsize=(14, 4.6))
 show_grid(torch.cat([xs[i + 1][:2] for i in show_at]).clamp(-1, 1), nrow=16, ax=axes[0],
           title="x_t after step t = " + ", ".join(str(ts[i].item()) for i in show_at))
@@ -175,8 +176,10 @@ show_grid(final, nrow=8, title="DDPM samples from the shipped denoiser")
 plt.show()
 
 # %% [markdown]
-# The guess x̂_0 is a blurry average early on (many digits are consistent with a very noisy x_t), commits to a
-# digit around the middle, and only the last ~100 steps add the fine stroke detail.
+# The guess x̂_0 is a blob at first (almost any digit is consistent with x_T), may change its mind between digits
+# while the noise is still strong, settles on one digit before the halfway point (the cosine schedule's SNR
+# reaches 1 at t ≈ 500), and the remaining steps mostly remove the noise from x_t around a digit that no longer
+# changes.
 #
 # ## 4. DDIM with η = 1 *is* DDPM; η = 0 is deterministic
 #
@@ -189,7 +192,8 @@ plt.show()
 # NBVAL_CHECK_OUTPUT
 for t, s in [(999, 979), (500, 480), (40, 20), (20, 0)]:
     sig2 = ddim_sigma(schedule, t, s, 1.0) ** 2
-    _, beta_tilde = posterior_mean_variance(schedule, torch.zeros(1), torch.zeros(1), t, s)
+    zero = torch.zeros(1, dtype=torch.float64)
+    _, beta_tilde = posterior_mean_variance(schedule, zero, zero, t, s)
     a_t, a_s = schedule.alpha_bar(t), schedule.alpha_bar(s)
     # mean coefficients: DDIM (after substituting eps_hat) vs DDPM's Eq. 7
     c_xt_ddim = (1 - a_s - sig2).sqrt() / (1 - a_t).sqrt()
@@ -246,8 +250,7 @@ for sampler, steps, eta in rows:
     print(f"{name:12s} {steps:4d} steps {seconds:6.1f} s   judge FID {q['judge_fid']:6.2f} (floor {q['fid_floor']:.2f})"
           f"   confidence {q['confidence']:.3f}   coverage {q['digit_coverage']:.3f}")
 fids = {(n, s): q["judge_fid"] for n, s, _, q in table}
-assert fids[("ddim eta=0", 50)] < fids[("ddim eta=0", 10)]
-assert all(q["judge_fid"] > q["fid_floor"] for *_, q in table)
+assert fids[("ddim eta=0", 50)] < fids[("ddim eta=0", 10)]  # more steps, better samples
 
 # %%
 fig, axes = plt.subplots(1, len(table), figsize=(16, 3.4))
@@ -259,21 +262,26 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# What to read from it (on this run; the benchmark script repeats it with more samples):
+# What to read from it (200 samples per row; the benchmark script's 300-per-row table in the README agrees):
 #
-# * DDIM with η = 0 degrades gracefully as steps shrink — this is why it (and its descendants, DPM-Solver and
-#   friends) replaced 1000-step DDPM in practice: 20× fewer network calls for a similar picture.
-# * At the same 50 steps, the stochastic sampler (DDPM, i.e. DDIM with η = 1) is worse: injected noise needs many
-#   small steps to be corrected. DDPM catches up only with hundreds of steps.
-# * Every row stays above the reals floor: the model, not the metric, is the limit — a longer training run helps
-#   every sampler.
+# * DDIM with η = 0 degrades gracefully as the steps shrink: 50 → 25 steps costs little, 10 steps is clearly worse.
+#   And it is deterministic: the same x_T gives the same digit at 10, 25 and 50 steps (compare the first three
+#   grids) — x_T acts as a latent code.
+# * On this model and this measure, the stochastic sampler (DDPM, i.e. DDIM with η = 1) is *better* at 50 steps,
+#   and with 250 steps DDPM reaches the reals floor (benchmark). Song et al. (2021, Table 1) found the opposite on
+#   CIFAR-10 and CelebA with Inception FID — η = 0 best at small step counts. Which sampler wins depends on the
+#   model and the metric; measure, don't assume. A plausible reason here: fresh noise lets later steps correct the
+#   errors of an imperfect denoiser, which a deterministic sampler carries along (Karras et al. 2022 discuss this
+#   trade-off).
+# * The judge FID is a coarse, digit-level measure (it sees the judge's features, not pixels): differences of a
+#   few tenths near the floor are within the noise of 200 samples.
 #
 # ## Summary
 #
 # * Reverse step = posterior of chapter 4 with the network's x̂_0 plugged in (DDPM), or DDIM's step that reuses
-#   the predicted noise direction; with an exact denoiser both sample the data distribution exactly.
+#   the predicted noise direction; with an exact denoiser and enough steps both sample the data distribution.
 # * DDIM η = 1 is DDPM (σ² = β̃ and identical means); η = 0 is a deterministic map from noise to image.
-# * Steps trade time for quality; DDIM at 25–50 steps is the sweet spot for this model.
+# * Steps trade time for quality: 25–50 DDIM steps, or 50–250 DDPM steps, for this model.
 #
 # **Exercises.** (1) Train the minute-long model with `diffusion_loss(schedule, "v_prediction")` and sample with
 # `prediction="v_prediction"`: compare the loss curves. (2) DDIM with η = 0 is deterministic, so x_T is a latent
