@@ -11,6 +11,8 @@ diffusers' 1 - abar_t / abar_{t-1} near t = 0 loses ~4 digits to cancellation, w
 
 import math
 
+import numpy as np
+
 import pytest
 import torch
 from diffusers import DDIMScheduler, DDPMScheduler
@@ -337,3 +339,66 @@ def test_benchmark_twin_has_the_same_parameter_count():
     assert n_params(ours) == n_params(twin) == 1_112_801
     x = randn(2, 1, 28, 28)
     assert twin(x, torch.tensor([3, 900])).shape == ours(x, torch.tensor([3, 900])).shape
+
+
+# ------------------------------------------------------------------------------- guidance and thresholding
+def test_the_three_guidance_conventions_agree():
+    from t2ilib.diffusion import classifier_free_guidance, guidance_scale
+
+    c, u = randn64(3, 1, 4, 4, seed=1), randn64(3, 1, 4, 4, seed=2)
+    for w_hs in (0.0, 0.5, 2.0, 7.0):
+        ho_salimans = (1 + w_hs) * c - w_hs * u  # Ho & Salimans 2022, Eq. 6
+        w_imagen = 1 + w_hs
+        imagen = w_imagen * c + (1 - w_imagen) * u  # Saharia et al. 2022
+        diffusers_style = u + w_imagen * (c - u)  # diffusers pipelines: guidance_scale
+        ours = classifier_free_guidance(c, u, guidance_scale(w_hs, "ho_salimans"))
+        for other in (ho_salimans, imagen, diffusers_style):
+            torch.testing.assert_close(ours, other, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(classifier_free_guidance(c, u, 1.0), c)  # scale 1: the conditional prediction
+    torch.testing.assert_close(classifier_free_guidance(c, u, 0.0), u)
+    with pytest.raises(ValueError, match="convention"):
+        guidance_scale(3.0, "openai")
+
+
+def test_guided_model_batches_both_calls():
+    from t2ilib.diffusion import guided_model
+
+    torch.manual_seed(0)
+    net = UNet(channels=(16, 16, 16), num_classes=10)
+    for p in net.parameters():
+        p.data.normal_(0, 0.05)
+    x, t = randn(2, 1, 8, 8), torch.tensor([5, 500])
+    y, null = torch.tensor([3, 7]), torch.tensor([10, 10])
+    g = guided_model(net, {"y": y}, {"y": null}, 4.0)(x, t)
+    torch.testing.assert_close(g, net(x, t, null) + 4.0 * (net(x, t, y) - net(x, t, null)), rtol=1e-5, atol=1e-5)
+
+
+def paper_dynamic_threshold(x0: np.ndarray, p: float) -> np.ndarray:
+    """Saharia et al. 2022, Sec. 2.3: s = percentile(|x0|, p) per sample; s = max(s, 1); clip; divide."""
+    out = np.empty_like(x0)
+    for i, xi in enumerate(x0):
+        s = max(np.percentile(np.abs(xi), p * 100), 1.0)
+        out[i] = np.clip(xi, -s, s) / s
+    return out
+
+
+@pytest.mark.parametrize("p", [0.9, 0.995, 1.0])
+def test_dynamic_threshold_matches_the_paper_algorithm(p):
+    from t2ilib.diffusion import dynamic_threshold
+
+    x0 = randn64(4, 3, 8, 8, seed=3) * torch.tensor([0.3, 1.0, 2.0, 5.0], dtype=torch.float64)[:, None, None, None]
+    got = dynamic_threshold(x0, p)
+    np.testing.assert_allclose(got.numpy(), paper_dynamic_threshold(x0.numpy(), p), rtol=1e-12, atol=1e-12)
+    assert torch.equal(got[0], x0[0])  # a sample already inside [-1, 1] (s = 1) is only clipped, here untouched
+    assert got.abs().max() <= 1.0
+    with pytest.raises(ValueError, match="percentile"):
+        dynamic_threshold(x0, 99.5)
+
+
+def test_sampler_accepts_a_thresholding_function():
+    from t2ilib.diffusion import dynamic_threshold
+
+    s = NoiseSchedule.cosine(T)
+    x, out = 3 * randn64(2, 1, 4, 4, seed=1), randn64(2, 1, 4, 4, seed=2)
+    got, x0 = ddim_step(s, out, x, 900, 800, clip_x0=dynamic_threshold)
+    torch.testing.assert_close(x0, dynamic_threshold(x0_and_eps(s, x, 900, out)[0]))

@@ -10,6 +10,8 @@
   (substitute x_t = sqrt(abar_t) x_0_hat + sqrt(1 - abar_t) eps_hat into mu~ -- chapter 5 shows it numerically).
 
 Steps go from code timestep t to an earlier s (s = -1: the final, clean image), so a sampler may skip steps.
+``clip_x0`` is False, True (clip x0_hat to [-1, 1]) or a function of x0_hat such as
+:func:`t2ilib.diffusion.guidance.dynamic_threshold`; eps_hat is then recomputed from the thresholded x0_hat.
 """
 
 from __future__ import annotations
@@ -39,14 +41,14 @@ def _noise_like(x: torch.Tensor, noise, generator) -> torch.Tensor:
 
 def _estimates(schedule, output, x_t, t, prediction, clip_x0):
     x0, eps = x0_and_eps(schedule, x_t, t, output, prediction)
-    if clip_x0:  # keep the estimate in the data range and make eps agree with it
-        x0 = x0.clamp(-1, 1)
+    if clip_x0:  # keep the estimate in the data range (or apply a thresholding function) and make eps agree
+        x0 = clip_x0(x0) if callable(clip_x0) else x0.clamp(-1, 1)
         eps = eps_from_x0(schedule, x_t, t, x0)
     return x0, eps
 
 
 def ddpm_step(schedule: NoiseSchedule, output: torch.Tensor, x_t: torch.Tensor, t, s=None, *,
-              prediction: str = "epsilon", variance: str = "small", clip_x0: bool = False,
+              prediction: str = "epsilon", variance: str = "small", clip_x0: bool | Callable = False,
               noise: torch.Tensor | None = None, generator: torch.Generator | None = None):
     """One ancestral step x_t -> x_s (default s = t - 1). Returns ``(x_s, x0_hat)``. No noise is added at s = -1."""
     if variance not in VARIANCES:
@@ -68,7 +70,7 @@ def ddim_sigma(schedule: NoiseSchedule, t, s, eta: float) -> torch.Tensor:
 
 
 def ddim_step(schedule: NoiseSchedule, output: torch.Tensor, x_t: torch.Tensor, t, s, *, eta: float = 0.0,
-              prediction: str = "epsilon", clip_x0: bool = False, noise: torch.Tensor | None = None,
+              prediction: str = "epsilon", clip_x0: bool | Callable = False, noise: torch.Tensor | None = None,
               generator: torch.Generator | None = None):
     """One DDIM step x_t -> x_s (Song et al. 2021, Eq. 12). Returns ``(x_s, x0_hat)``."""
     if not eta >= 0:
@@ -86,7 +88,7 @@ def ddim_step(schedule: NoiseSchedule, output: torch.Tensor, x_t: torch.Tensor, 
 @torch.no_grad()
 def sample(model: Callable, schedule: NoiseSchedule, shape: tuple[int, ...], *, sampler: str = "ddim",
            steps: int | None = None, eta: float = 0.0, spacing: str = "trailing", prediction: str = "epsilon",
-           variance: str = "small", clip_x0: bool = True, generator: torch.Generator | None = None,
+           variance: str = "small", clip_x0: bool | Callable = True, generator: torch.Generator | None = None,
            device: torch.device | str = "cpu", bf16: bool = False, x_T: torch.Tensor | None = None,
            return_trajectory: bool = False, progress: bool = True, model_kwargs: dict | None = None):
     """Draw images by running the reverse process from pure noise x_T ~ N(0, I).
