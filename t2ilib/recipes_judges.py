@@ -1,4 +1,5 @@
-"""Recipes for the judges: the digit classifier (MNIST) and the fashion classifier (Fashion-MNIST)."""
+"""Recipes for the judges: the digit classifier (MNIST), the fashion classifier (Fashion-MNIST) and the
+shapes-world attribute probe."""
 
 from __future__ import annotations
 
@@ -34,5 +35,69 @@ for _name, _ds, _desc in (("digit_classifier", "mnist", "MNIST digit judge (smal
                     train=partial(train_classifier, _ds), evaluate=partial(test_accuracy, _ds),
                     metric="test_accuracy", tolerance=0.003))
 del _name, _ds, _desc
+
+
+# ------------------------------------------------------------------------------------------- shapes probe
+PROBE_CONFIG = dict(steps=2000, lr=2e-3, warmup_steps=100, lr_schedule="cosine", weight_decay=1e-4, grad_clip=1.0,
+                    log_every=25, checkpoint_every=250)
+PROBE_BATCH = (96, 32)  # scenes per step from the "train" and the "held_out" streams
+PROBE_EVAL = dict(n=2000, seed=202)
+
+
+def probe_batches(device, seed: int = 101):
+    """Step -> (images, targets): fresh renders every step, with a little pixel noise so the probe also reads
+    imperfect (generated) images."""
+    from t2ilib.data.shapes import ShapesWorld
+    from t2ilib.shapes_judge import targets
+
+    worlds = [ShapesWorld(10**8, 32, seed, split) for split in ("train", "held_out")]
+
+    def at(step: int):
+        parts = [w.batch(step * n, n) for w, n in zip(worlds, PROBE_BATCH)]
+        x = torch.cat([p.images for p in parts])
+        g = torch.Generator().manual_seed(seed * 7919 + step)
+        sigma = torch.rand(len(x), 1, 1, 1, generator=g) * 0.15
+        x = (x + sigma * torch.randn(x.shape, generator=g)).clamp(-1, 1)
+        y = targets([a for p in parts for a in p.attributes])
+        return x.to(device), {k: v.to(device) for k, v in y.items()}
+    return at
+
+
+def train_probe(model, device, state, max_minutes):
+    cfg = TrainConfig(**PROBE_CONFIG, max_minutes=max_minutes)
+    trainer = default_trainer(model, _probe_loss(), probe_batches(device), cfg, state)
+    trainer.fit()
+    return trainer
+
+
+def _probe_loss():
+    from t2ilib.shapes_judge import probe_loss
+    return probe_loss
+
+
+def probe_accuracy(model, device) -> dict:
+    """Per-attribute accuracy on fresh renders of the test split and of the held-out (colour, shape) pairs."""
+    from t2ilib.data.shapes import ShapesWorld
+    from t2ilib.shapes_judge import attribute_accuracy
+
+    out = {}
+    for split in ("test", "held_out"):
+        b = ShapesWorld(PROBE_EVAL["n"], 32, PROBE_EVAL["seed"], split).batch(0, PROBE_EVAL["n"])
+        acc = attribute_accuracy(model, b.images, b.attributes)
+        out[split] = {k: round(v, 5) for k, v in acc.items()}
+        out[f"{split}_min_accuracy"] = round(min(acc.values()), 5)
+    out["min_accuracy"] = min(out["test_min_accuracy"], out["held_out_min_accuracy"])
+    out["n_per_split"] = PROBE_EVAL["n"]
+    return out
+
+
+def _build_probe():
+    from t2ilib.shapes_judge import ShapesProbe
+    return ShapesProbe()
+
+
+register(Recipe(name="shapes_probe", description="shapes-world attribute probe (CNN, one head per attribute)",
+                build=_build_probe, train=train_probe, evaluate=probe_accuracy, metric="min_accuracy",
+                tolerance=0.003))
 
 __all__ = ["train_classifier", "test_accuracy", "torch"]

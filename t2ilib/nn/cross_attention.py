@@ -1,0 +1,65 @@
+"""Cross-attention from image features to text tokens (Rombach et al. 2022, Sec. 3.3, Eq. 3; Imagen's
+text conditioning, Saharia et al. 2022, Sec. 2.2 and App. F):
+
+    Q = W_Q . norm(h)       (one query per pixel of the feature map h, N x C)
+    K = W_K . tau(y),  V = W_V . tau(y)        (one key and value per text token, from the text encoder tau)
+    CrossAttention(h, y) = softmax(Q K^T / sqrt(d) + mask) V
+
+Every pixel reads a weighted mix of the caption's tokens, so different places in the image can listen to
+different words ("red" where the circle goes, "blue" where the square goes). Padding tokens get -inf logits
+(the attention mask), so a caption's meaning does not depend on how long the longest caption in its batch was.
+The output projection starts at zero: the block is the identity until training finds a use for the text.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from t2ilib.nn.blocks import group_norm, zero_init
+
+
+def masked_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                     key_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Written-out softmax(q k^T / sqrt(d)) v with padded keys excluded: ``(output, weights)``.
+
+    q: (N, H, Lq, d); k, v: (N, H, Lk, d); key_mask: (N, Lk), 1/True for real tokens, 0/False for padding.
+    """
+    logits = q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5
+    if key_mask is not None:
+        logits = logits.masked_fill(~key_mask.bool()[:, None, None, :], float("-inf"))
+    weights = torch.softmax(logits, dim=-1)
+    return weights @ v, weights
+
+
+class CrossAttention2d(nn.Module):
+    """A residual cross-attention block: feature map (N, C, H, W) attends to text states (N, L, context_dim)."""
+
+    def __init__(self, channels: int, context_dim: int, heads: int = 4, groups: int = 8):
+        super().__init__()
+        if channels % heads:
+            raise ValueError(f"heads: expected a divisor of channels={channels}, got {heads}")
+        self.heads = heads
+        self.norm = group_norm(channels, groups)
+        self.q = nn.Conv2d(channels, channels, 1)
+        self.kv = nn.Linear(context_dim, 2 * channels)
+        self.proj = zero_init(nn.Conv2d(channels, channels, 1))
+        self.keep_weights = False  # set True to record the attention maps of the next forward (for plots)
+        self.last_weights: torch.Tensor | None = None  # (N, heads, H*W, L)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor, context_mask: torch.Tensor | None = None):
+        n, c, h, w = x.shape
+        if context.ndim != 3 or len(context) != n:
+            raise ValueError(f"context: expected (N={n}, L, dim) text states, got {tuple(context.shape)}")
+        d = c // self.heads
+        q = self.q(self.norm(x)).reshape(n, self.heads, d, h * w).transpose(-2, -1)  # (N, H, HW, d)
+        k, v = self.kv(context if torch.is_autocast_enabled() else context.to(self.kv.weight.dtype)).reshape(
+            n, -1, 2, self.heads, d).permute(2, 0, 3, 1, 4)  # 2 x (N, H, L, d)
+        if self.keep_weights:
+            out, weights = masked_attention(q, k, v, context_mask)
+            self.last_weights = weights.detach().float()
+        else:
+            mask = None if context_mask is None else context_mask.bool()[:, None, None, :]
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # = masked_attention, fused
+        return x + self.proj(out.transpose(-2, -1).reshape(n, c, h, w))

@@ -1,0 +1,125 @@
+"""Text encoders: captions -> per-token states (for cross-attention) and one pooled vector (for the time embedding).
+
+Two kinds, both through ``transformers``:
+
+* :class:`FrozenPretrainedEncoder` -- all-MiniLM-L6-v2 (6-layer BERT, 384 dims, 22.7 M parameters, trained on
+  ~1 billion English sentence pairs; Reimers & Gurevych 2019, Wang et al. 2020), loaded offline and *frozen*.
+  Imagen's central finding (Saharia et al. 2022, Sec. 4.4) is that a large frozen language model (T5-XXL)
+  improves text-image alignment more than a bigger diffusion model does: the text encoder already knows
+  language, so the denoiser only learns to draw. This is that idea at toy scale.
+* :class:`ScratchTextEncoder` -- a 2-layer BERT built from a ``BertConfig`` over the course's word tokenizer,
+  trained jointly with the denoiser from random weights (as GLIDE's text transformer was; Nichol et al. 2021).
+
+Pooling is the mean of the token states over the attention mask, (sum_i m_i h_i) / (sum_i m_i); MiniLM's
+sentence vector is that mean divided by its L2 norm (its sentence-transformers ``Pooling`` + ``Normalize``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
+from torch import nn
+from transformers import AutoModel, BertConfig, BertModel
+
+from t2ilib.text import course_tokenizer, pretrained_model_path, pretrained_tokenizer
+
+
+@dataclass
+class TextEncoding:
+    states: torch.Tensor  # (N, L, D) one vector per token
+    mask: torch.Tensor  # (N, L) 1 = token, 0 = padding
+    pooled: torch.Tensor  # (N, D) one vector per caption
+
+
+def mean_pool(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of the token states over the real (mask = 1) tokens."""
+    m = mask.to(states.dtype).unsqueeze(-1)
+    return (states * m).sum(1) / m.sum(1).clamp_min(1.0)
+
+
+def tokenize(tokenizer, captions: list[str], max_tokens: int, device) -> dict[str, torch.Tensor]:
+    """Pad every caption to ``max_tokens`` (a fixed length, so conditional and null encodings batch together)."""
+    if isinstance(captions, str) or not all(isinstance(c, str) for c in captions):
+        raise TypeError("captions: expected a list of strings")
+    enc = tokenizer(list(captions), padding="max_length", truncation=True, max_length=max_tokens,
+                    return_tensors="pt")
+    return {"input_ids": enc["input_ids"].to(device), "attention_mask": enc["attention_mask"].to(device)}
+
+
+@lru_cache(maxsize=1)
+def _pretrained_model() -> nn.Module:
+    from transformers.utils import logging
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    logging.disable_progress_bar()
+    return AutoModel.from_pretrained(pretrained_model_path()).eval().requires_grad_(False)
+
+
+class FrozenPretrainedEncoder:
+    """all-MiniLM-L6-v2, frozen. Not an ``nn.Module`` on purpose: its 22.7 M weights are not trained, not part
+    of a denoiser's checkpoint and not copied by EMA; every model shares the one instance.
+
+    ``cache_size`` keeps the encodings of recently seen captions (useful when a dataset has few distinct ones).
+    """
+
+    dim = 384
+    name = "minilm"
+
+    def __init__(self, max_tokens: int = 32, cache_size: int = 0):
+        self.tokenizer = pretrained_tokenizer()
+        self.max_tokens = max_tokens
+        self.cache_size = cache_size
+        self._cache: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+
+    @property
+    def model(self) -> nn.Module:
+        return _pretrained_model()
+
+    @torch.no_grad()
+    def _encode(self, captions: list[str], device) -> TextEncoding:
+        model = self.model
+        if next(model.parameters()).device != torch.device(device):
+            model.to(device)
+        batch = tokenize(self.tokenizer, captions, self.max_tokens, device)
+        states = model(**batch).last_hidden_state.float()
+        pooled = nn.functional.normalize(mean_pool(states, batch["attention_mask"]), dim=-1)
+        return TextEncoding(states, batch["attention_mask"], pooled)
+
+    def __call__(self, captions: list[str], device="cpu") -> TextEncoding:
+        if not self.cache_size:
+            return self._encode(captions, device)
+        todo = sorted({c for c in captions if c not in self._cache})
+        if todo:
+            enc = self._encode(todo, "cpu" if torch.device(device).type == "cpu" else device)
+            for i, c in enumerate(todo):
+                if len(self._cache) >= self.cache_size:
+                    self._cache.pop(next(iter(self._cache)))
+                self._cache[c] = (enc.states[i], enc.mask[i], enc.pooled[i])
+        s, m, p = (torch.stack(x).to(device) for x in zip(*(self._cache[c] for c in captions)))
+        return TextEncoding(s, m, p)
+
+
+class ScratchTextEncoder(nn.Module):
+    """A small BERT (``BertConfig``: 2 layers, 4 heads, 128 dims) over the course's word tokenizer, randomly
+    initialised and trained with the denoiser."""
+
+    name = "scratch"
+
+    def __init__(self, dim: int = 128, layers: int = 2, heads: int = 4, max_tokens: int = 32):
+        super().__init__()
+        self.tokenizer = course_tokenizer()
+        self.max_tokens, self.dim = max_tokens, dim
+        config = BertConfig(vocab_size=len(self.tokenizer), hidden_size=dim, num_hidden_layers=layers,
+                            num_attention_heads=heads, intermediate_size=4 * dim, max_position_embeddings=max_tokens,
+                            hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+                            pad_token_id=self.tokenizer.pad_token_id)
+        self.bert = BertModel(config, add_pooling_layer=False)
+
+    def forward(self, captions: list[str], device=None) -> TextEncoding:
+        device = device or next(self.parameters()).device
+        batch = tokenize(self.tokenizer, captions, self.max_tokens, device)
+        states = self.bert(**batch).last_hidden_state
+        return TextEncoding(states, batch["attention_mask"], mean_pool(states, batch["attention_mask"]))

@@ -1,0 +1,99 @@
+"""A text-conditioned denoiser: text encoder + UNet, with the null caption for classifier-free guidance.
+
+    caption --tokenizer--> ids, mask --text encoder--> token states (N, L, D), pooled vector (N, D)
+    UNet(x_t, t, cond=pooled, context=states, context_mask=mask) -> eps prediction
+
+``conditioning`` chooses the mechanisms: ``"pooled"`` (sentence vector added to the time embedding, as GLIDE and
+Imagen do besides cross-attention), ``"tokens"`` (cross-attention only) or ``"pooled+tokens"``.
+
+Classifier-free guidance needs an unconditional model too. Here the "null" condition is the encoding of the
+empty caption ``""`` (just [CLS] [SEP]): training replaces a fraction ``p_uncond`` of the captions by ``""``
+(:func:`drop_captions`), and sampling runs the model on the caption and on ``""`` (:meth:`guided`).
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import torch
+from torch import nn
+
+from t2ilib.diffusion.guidance import guided_model
+from t2ilib.nn import UNet
+from t2ilib.text_encoders import FrozenPretrainedEncoder, ScratchTextEncoder
+
+ENCODERS = ("minilm", "scratch")
+CONDITIONINGS = ("pooled", "tokens", "pooled+tokens")
+NULL_CAPTION = ""
+
+
+def drop_captions(captions: list[str], p_uncond: float, generator: torch.Generator) -> list[str]:
+    """Replace each caption by the null caption ``""`` with probability ``p_uncond`` (condition dropout)."""
+    if not 0.0 <= p_uncond < 1.0:
+        raise ValueError(f"p_uncond: expected a probability in [0, 1), got {p_uncond!r}")
+    drop = torch.rand(len(captions), generator=generator) < p_uncond
+    return [NULL_CAPTION if d else c for c, d in zip(captions, drop.tolist())]
+
+
+def vocabulary_checksum(tokenizer) -> int:
+    vocab = sorted(tokenizer.get_vocab().items(), key=lambda kv: kv[1])
+    return zlib.crc32(" ".join(w for w, _ in vocab).encode())
+
+
+class TextConditionedUNet(nn.Module):
+    def __init__(self, encoder: str = "minilm", conditioning: str = "pooled+tokens", max_tokens: int = 32,
+                 encoder_cache: int = 0, **unet_kwargs):
+        super().__init__()
+        if encoder not in ENCODERS:
+            raise ValueError(f"encoder: expected one of {ENCODERS}, got {encoder!r}")
+        if conditioning not in CONDITIONINGS:
+            raise ValueError(f"conditioning: expected one of {CONDITIONINGS}, got {conditioning!r}")
+        self.encoder_name, self.conditioning, self.max_tokens = encoder, conditioning, max_tokens
+        if encoder == "minilm":
+            self._frozen = FrozenPretrainedEncoder(max_tokens, cache_size=encoder_cache)  # not a submodule
+            self.text_encoder = None
+            dim, tokenizer = FrozenPretrainedEncoder.dim, self._frozen.tokenizer
+        else:
+            self._frozen = None
+            self.text_encoder = ScratchTextEncoder(max_tokens=max_tokens)
+            dim, tokenizer = self.text_encoder.dim, self.text_encoder.tokenizer
+        self.tokenizer = tokenizer
+        # the checkpoint remembers which vocabulary its token ids meant
+        self.register_buffer("vocab_checksum", torch.tensor(vocabulary_checksum(tokenizer), dtype=torch.int64))
+        self.unet = UNet(cond_dim=dim if "pooled" in conditioning else None,
+                         context_dim=dim if "tokens" in conditioning else None, **unet_kwargs)
+        self.config = dict(encoder=encoder, conditioning=conditioning, max_tokens=max_tokens, **self.unet.config)
+
+    def encode(self, captions: list[str]) -> dict[str, torch.Tensor]:
+        """The UNet's conditioning keyword arguments for a list of captions."""
+        device = self.vocab_checksum.device
+        enc = self._frozen(captions, device) if self._frozen is not None else self.text_encoder(captions, device)
+        out = {}
+        if "pooled" in self.conditioning:
+            out["cond"] = enc.pooled
+        if "tokens" in self.conditioning:
+            out["context"], out["context_mask"] = enc.states, enc.mask
+        return out
+
+    def forward(self, x: torch.Tensor, t, captions: list[str] | None = None, **encoded) -> torch.Tensor:
+        """``model(x_t, t, captions)`` or ``model(x_t, t, **model.encode(captions))``."""
+        if (captions is None) == (not encoded):
+            raise ValueError("pass either captions (a list of strings) or the output of encode(captions)")
+        if captions is not None:
+            if isinstance(captions, str) or len(captions) != len(x):
+                raise ValueError(f"captions: expected a list of {len(x)} strings (one per image)")
+            encoded = self.encode(captions)
+        return self.unet(x, t, **encoded)
+
+    def guided(self, captions: list[str], scale: float):
+        """``model(x, t)`` with classifier-free guidance at Imagen/diffusers ``scale`` towards ``captions``."""
+        with torch.no_grad():
+            cond = self.encode(list(captions))
+            null = self.encode([NULL_CAPTION] * len(captions))
+        return guided_model(self, cond, null, scale)
+
+    def check_vocabulary(self) -> None:
+        """After loading weights: the tokenizer must be the one the checkpoint was trained with."""
+        if int(self.vocab_checksum) != vocabulary_checksum(self.tokenizer):
+            raise ValueError("the tokenizer's vocabulary differs from the one this checkpoint was trained with "
+                             "(token ids would mean other words); retrain the checkpoint")
