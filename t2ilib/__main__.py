@@ -2,6 +2,7 @@
 
     python -m t2ilib data                     # the datasets on this machine, with sizes
     python -m t2ilib render "a red circle left of a blue square" --out scene.png
+    python -m t2ilib generate "a red circle left of a blue square" --out img.png   # text -> image
     python -m t2ilib train digit_classifier   # retrain one shipped checkpoint from its recipe
     python -m t2ilib train --all              # retrain every shipped checkpoint (make checkpoints)
     python -m t2ilib verify                   # re-measure every shipped checkpoint's recorded metric
@@ -38,6 +39,45 @@ def _cmd_render(args) -> int:
         return 2
     path = save_grid(render_scenes(scenes, args.resolution), args.out, nrow=min(args.n, 8))
     print(f"wrote {path}: {args.n} rendering(s) of {scenes[0].caption!r} at {args.resolution} px")
+    return 0
+
+
+def _cmd_generate(args) -> int:
+    import time
+
+    import torch
+
+    from t2ilib.recipes import checkpoint_path, load_pretrained
+    from t2ilib.recipes_text import TEXT_MODELS, check_model_prompt, text_schedule
+    from t2ilib.text import words
+    from t2ilib.text_to_image import generate
+    from t2ilib.viz import save_grid
+
+    name = args.model
+    if name == "auto":
+        digit_words = {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "digit"}
+        name = "digit_text" if set(words(args.prompt)) & digit_words or any(c.isdigit() for c in args.prompt) \
+            else "shapes_minilm"
+    if name not in TEXT_MODELS:
+        print(f"error: --model: expected auto or one of {list(TEXT_MODELS)}, got {name!r}", file=sys.stderr)
+        return 2
+    if not checkpoint_path(name).exists():
+        print(f"error: the checkpoint {checkpoint_path(name)} is missing; train it with "
+              f"`python -m t2ilib train {name}`", file=sys.stderr)
+        return 2
+    model = load_pretrained(name, args.device or "cpu")
+    try:
+        prompt = check_model_prompt(model, name, args.prompt)
+    except ValueError as e:
+        print(f"error ({name}): {e}", file=sys.stderr)
+        return 2
+    t0 = time.perf_counter()
+    torch.set_grad_enabled(False)
+    images = generate(model, [prompt] * args.n, text_schedule(), guidance=args.guidance, steps=args.steps,
+                      seed=args.seed, threshold=args.threshold)
+    path = save_grid(images, args.out, nrow=min(args.n, 8))
+    print(f"wrote {path}: {args.n} image(s) of {prompt!r} from {name} (guidance {args.guidance}, {args.steps} DDIM "
+          f"steps, seed {args.seed}) in {time.perf_counter() - t0:.1f} s")
     return 0
 
 
@@ -84,6 +124,18 @@ def main(argv=None) -> int:
     s.add_argument("--n", type=int, default=1, help="number of renderings (different placements)")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(fn=_cmd_render)
+    s = sub.add_parser("generate", help="generate images from a caption with the course's text-to-image models")
+    s.add_argument("prompt")
+    s.add_argument("--out", type=Path, default=Path("generated.png"))
+    s.add_argument("--model", default="auto", help="shapes_minilm, shapes_scratch, digit_text, or auto (digits "
+                   "if the prompt names one, else shapes_minilm)")
+    s.add_argument("--n", type=int, default=4, help="number of images")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--steps", type=int, default=25, help="DDIM steps")
+    s.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance scale (1 = none)")
+    s.add_argument("--threshold", default="static", choices=["static", "dynamic", "none"])
+    s.add_argument("--device", default=None)
+    s.set_defaults(fn=_cmd_generate)
     s = sub.add_parser("train", help="train shipped checkpoints from their recipes")
     s.add_argument("recipes", nargs="*")
     s.add_argument("--all", action="store_true")
@@ -97,6 +149,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if getattr(args, "resolution", 64) < 8 or getattr(args, "n", 1) < 1:
         p.error("--resolution must be >= 8 and --n >= 1")
+    if args.command == "generate" and not (1 <= args.steps <= 1000 and args.n <= 64 and args.guidance >= 0):
+        p.error("generate: --steps must be in 1..1000, --n in 1..64 and --guidance >= 0")
     return args.fn(args)
 
 

@@ -54,6 +54,7 @@ def _load_all() -> None:
     import t2ilib.recipes_gan  # noqa: F401
     import t2ilib.recipes_vae  # noqa: F401
     import t2ilib.recipes_diffusion  # noqa: F401
+    import t2ilib.recipes_text  # noqa: F401
 
 
 def checkpoint_path(name: str, out_dir: Path | None = None) -> Path:
@@ -89,6 +90,8 @@ def load_pretrained(name: str, device: torch.device | str | None = None) -> torc
     device = torch.device(device) if device else get_device()
     model = (recipe.build_pretrained or recipe.build)().to(device)
     load_model(checkpoint_path(name), model, device)
+    if hasattr(model, "check_vocabulary"):
+        model.check_vocabulary()
     return model.eval()
 
 

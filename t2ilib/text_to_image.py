@@ -42,7 +42,7 @@ def vocabulary_checksum(tokenizer) -> int:
 
 class TextConditionedUNet(nn.Module):
     def __init__(self, encoder: str = "minilm", conditioning: str = "pooled+tokens", max_tokens: int = 32,
-                 encoder_cache: int = 0, **unet_kwargs):
+                 encoder_cache: int = 0, resolution: int = 32, **unet_kwargs):
         super().__init__()
         if encoder not in ENCODERS:
             raise ValueError(f"encoder: expected one of {ENCODERS}, got {encoder!r}")
@@ -62,7 +62,8 @@ class TextConditionedUNet(nn.Module):
         self.register_buffer("vocab_checksum", torch.tensor(vocabulary_checksum(tokenizer), dtype=torch.int64))
         self.unet = UNet(cond_dim=dim if "pooled" in conditioning else None,
                          context_dim=dim if "tokens" in conditioning else None, **unet_kwargs)
-        self.config = dict(encoder=encoder, conditioning=conditioning, max_tokens=max_tokens, **self.unet.config)
+        self.config = dict(encoder=encoder, conditioning=conditioning, max_tokens=max_tokens, resolution=resolution,
+                           **self.unet.config)
 
     def encode(self, captions: list[str]) -> dict[str, torch.Tensor]:
         """The UNet's conditioning keyword arguments for a list of captions."""
@@ -97,3 +98,38 @@ class TextConditionedUNet(nn.Module):
         if int(self.vocab_checksum) != vocabulary_checksum(self.tokenizer):
             raise ValueError("the tokenizer's vocabulary differs from the one this checkpoint was trained with "
                              "(token ids would mean other words); retrain the checkpoint")
+
+
+@torch.no_grad()
+def generate(model: TextConditionedUNet, captions: list[str], schedule, *, guidance: float = 3.0, steps: int = 25,
+             sampler: str = "ddim", eta: float = 0.0, seed: int = 0, threshold="static", batch: int = 250,
+             bf16: bool = True, resolution: int | None = None, progress: bool = False) -> torch.Tensor:
+    """Images (N, C, R, R) in [-1, 1] for ``captions``, with classifier-free guidance at Imagen/diffusers scale
+    ``guidance`` and ``threshold`` = "static" (clip x0_hat to [-1, 1]), "dynamic" (Imagen, p = 99.5 %), a float
+    percentile for dynamic thresholding, or "none"."""
+    from t2ilib.diffusion import sample
+    from t2ilib.diffusion.guidance import dynamic_threshold
+
+    if isinstance(captions, str) or not captions:
+        raise ValueError("captions: expected a non-empty list of strings")
+    if threshold == "static":
+        clip = True
+    elif threshold == "none":
+        clip = False
+    elif threshold == "dynamic" or isinstance(threshold, float):
+        p = 0.995 if threshold == "dynamic" else threshold
+        clip = lambda x0: dynamic_threshold(x0, p)  # noqa: E731
+    else:
+        raise ValueError(f"threshold: expected 'static', 'dynamic', 'none' or a percentile in (0, 1], got "
+                         f"{threshold!r}")
+    device = model.vocab_checksum.device
+    cfg = model.config
+    r = resolution or cfg.get("resolution", 32)
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for i in range(0, len(captions), batch):
+        chunk = list(captions[i:i + batch])
+        out.append(sample(model.guided(chunk, guidance), schedule, (len(chunk), cfg["in_channels"], r, r),
+                          sampler=sampler, steps=steps, eta=eta, clip_x0=clip, generator=g, device=device, bf16=bf16,
+                          progress=progress).cpu())
+    return torch.cat(out).clamp(-1, 1)

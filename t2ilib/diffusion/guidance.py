@@ -56,6 +56,15 @@ def guided_model(model: Callable, cond: dict, null: dict, scale: float) -> Calla
     return guided
 
 
+def drop_labels(labels: torch.Tensor, p_uncond: float, null_label: int, generator: torch.Generator) -> torch.Tensor:
+    """Condition dropout for class labels: each label becomes ``null_label`` with probability ``p_uncond``, so one
+    network learns both eps(x, c) and eps(x) (Ho & Salimans 2022, Algorithm 1; p_uncond = 0.1-0.2 there)."""
+    if not 0.0 <= p_uncond < 1.0:
+        raise ValueError(f"p_uncond: expected a probability in [0, 1), got {p_uncond!r}")
+    drop = (torch.rand(labels.shape, generator=generator) < p_uncond).to(labels.device)
+    return torch.where(drop, torch.full_like(labels, null_label), labels)
+
+
 def static_threshold(x0: torch.Tensor) -> torch.Tensor:
     """Clip x0_hat to the data range [-1, 1]."""
     return x0.clamp(-1, 1)

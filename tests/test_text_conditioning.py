@@ -1,0 +1,189 @@
+"""Tokenizers, text encoders, cross-attention and the text-conditioned denoiser: shapes, masks, equivalences."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from t2ilib.data.shapes_captions import vocabulary
+from t2ilib.text import check_prompt, course_tokenizer, pretrained_tokenizer, words
+from t2ilib.text_encoders import FrozenPretrainedEncoder, ScratchTextEncoder, mean_pool, tokenize
+from t2ilib.text_to_image import TextConditionedUNet, drop_captions
+from t2ilib.nn import CrossAttention2d, UNet, masked_attention
+
+CAPTIONS = ["a small red circle on the left", "a large blue square left of a small green triangle", ""]
+
+
+# ------------------------------------------------------------------------------------------------ tokenizers
+def test_course_tokenizer_knows_every_caption_word_and_is_deterministic():
+    tok = course_tokenizer()
+    vocab = tok.get_vocab()
+    assert set(vocabulary()) <= set(vocab)
+    assert {"seven", "7", "handwritten", "digit"} <= set(vocab)
+    assert [vocab[t] for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]")] == [0, 1, 2, 3]
+    ids = tok("a small red circle on the left")["input_ids"]
+    assert ids[0] == vocab["[CLS]"] and ids[-1] == vocab["[SEP]"] and len(ids) == 9
+    assert tok("a zebra")["input_ids"][2] == vocab["[UNK]"]
+
+
+def test_padding_and_attention_masks():
+    for tok in (course_tokenizer(), pretrained_tokenizer()):
+        b = tokenize(tok, CAPTIONS, 24, "cpu")
+        assert b["input_ids"].shape == b["attention_mask"].shape == (3, 24)
+        lengths = b["attention_mask"].sum(1).tolist()
+        for cap, n, ids in zip(CAPTIONS, lengths, b["input_ids"]):
+            assert n == len(tok(cap)["input_ids"])  # the mask covers exactly the real tokens
+            assert (ids[n:] == tok.pad_token_id).all()
+        assert lengths[2] == 2  # "" -> [CLS] [SEP]
+
+
+def test_wordpiece_splits_unknown_words_instead_of_unk():
+    tok = pretrained_tokenizer()
+    assert tok.tokenize("hexagon") == ["he", "##xa", "##gon"]
+    assert tok.unk_token_id not in tok("a purple hexagon")["input_ids"]
+
+
+def test_check_prompt_messages():
+    tok, known = course_tokenizer(), vocabulary()
+    assert check_prompt("  a small red circle   on the left ", tok, known, 24) == "a small red circle on the left"
+    with pytest.raises(ValueError, match="empty"):
+        check_prompt("   ", tok, known, 24)
+    with pytest.raises(ValueError, match=r"never use \['zebra'\].*knows the words"):
+        check_prompt("a small red zebra on the left", tok, known, 24)
+    with pytest.raises(ValueError, match="at most 24"):
+        check_prompt(" ".join(["a red circle"] * 12), tok, known, 24)
+    with pytest.raises(TypeError):
+        check_prompt(3, tok, known, 24)
+    assert words("Handwritten 7, please!") == ["handwritten", "7", "please"]
+
+
+# -------------------------------------------------------------------------------------------------- encoders
+def test_frozen_encoder_equals_sentence_transformers():
+    """Our mean-pool + normalise of MiniLM's token states is the sentence embedding sentence-transformers gives."""
+    from sentence_transformers import SentenceTransformer
+
+    from t2ilib.text import pretrained_model_path
+
+    ref = SentenceTransformer(str(pretrained_model_path()), device="cpu").encode(CAPTIONS[:2], convert_to_tensor=True)
+    enc = FrozenPretrainedEncoder(max_tokens=32, bf16=False)(CAPTIONS[:2])
+    assert torch.allclose(enc.pooled, ref.float(), atol=1e-5)
+    assert enc.states.shape == (2, 32, 384) and enc.mask.shape == (2, 32)
+    # padding does not change a caption's states (the attention mask hides it)
+    short = FrozenPretrainedEncoder(max_tokens=12, bf16=False)(CAPTIONS[:1])
+    assert torch.allclose(short.states[0, :9], enc.states[0, :9], atol=1e-5)
+
+
+def test_frozen_encoder_cache_gives_the_same_encodings():
+    plain = FrozenPretrainedEncoder(16)(CAPTIONS)
+    cached = FrozenPretrainedEncoder(16, cache_size=2)
+    for _ in range(2):
+        enc = cached(CAPTIONS)
+        assert torch.allclose(enc.states, plain.states, atol=3e-2) and torch.equal(enc.mask, plain.mask)
+    assert len(cached._cache) == 2
+
+
+def test_scratch_encoder_is_a_small_trainable_bert():
+    enc = ScratchTextEncoder(dim=64, layers=2, heads=4, max_tokens=16)
+    out = enc(CAPTIONS)
+    assert out.states.shape == (3, 16, 64) and out.pooled.shape == (3, 64)
+    out.pooled.sum().backward()
+    assert enc.bert.embeddings.word_embeddings.weight.grad is not None
+    assert torch.allclose(out.pooled, mean_pool(out.states, out.mask))
+    assert torch.allclose(mean_pool(torch.ones(1, 4, 2), torch.tensor([[1, 1, 0, 0]])), torch.ones(1, 2))
+
+
+# ------------------------------------------------------------------------------------------- cross-attention
+def test_masked_attention_equals_attention_over_real_tokens_and_sdpa():
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 4, 9, 8, generator=g) for _ in range(3))
+    mask = torch.tensor([[1] * 5 + [0] * 4, [1] * 9])
+    out, w = masked_attention(q, k, v, mask)
+    assert torch.allclose(w.sum(-1), torch.ones(2, 4, 9)) and (w[0, :, :, 5:] == 0).all()
+    short, _ = masked_attention(q[:1], k[:1, :, :5], v[:1, :, :5])
+    assert torch.allclose(out[:1], short, atol=1e-6)
+    sdpa = F.scaled_dot_product_attention(q, k, v, attn_mask=mask.bool()[:, None, None, :])
+    assert torch.allclose(out, sdpa, atol=1e-5)
+
+
+def test_cross_attention_block_ignores_padding_and_records_maps():
+    torch.manual_seed(0)
+    block = CrossAttention2d(16, 12, heads=4)
+    torch.nn.init.normal_(block.proj.weight)  # it starts as the identity; give it an output
+    x, ctx = torch.randn(2, 16, 4, 4), torch.randn(2, 6, 12)
+    mask = torch.tensor([[1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 1, 1]])
+    y = block(x, ctx, mask)
+    ctx2 = ctx.clone()
+    ctx2[0, 3:] = 100.0  # change only padded tokens of caption 0
+    assert torch.allclose(block(x, ctx2, mask)[0], y[0], atol=1e-5)
+    block.keep_weights = True
+    assert torch.allclose(block(x, ctx, mask), y, atol=1e-5)
+    assert block.last_weights.shape == (2, 4, 16, 6)
+
+
+def test_zero_initialised_cross_attention_is_the_identity():
+    block = CrossAttention2d(16, 12)
+    x = torch.randn(2, 16, 4, 4)
+    assert torch.equal(block(x, torch.randn(2, 3, 12)), x)
+
+
+def test_unet_conditioning_arguments_are_checked():
+    u = UNet(1, channels=(16, 32), attention_levels=(1,), groups=8, cond_dim=10, context_dim=12)
+    x, t = torch.randn(2, 1, 8, 8), torch.tensor([1, 2])
+    ctx, mask = torch.randn(2, 5, 12), torch.ones(2, 5)
+    assert u(x, t, cond=torch.randn(2, 10), context=ctx, context_mask=mask).shape == x.shape
+    assert len(u.cross_attention_blocks()) == 3  # down level 1, mid, up level 1 (x2 res blocks -> 2)  # noqa
+    with pytest.raises(ValueError, match="cond"):
+        u(x, t, context=ctx, context_mask=mask)
+    with pytest.raises(ValueError, match="context"):
+        u(x, t, cond=torch.randn(2, 10))
+    plain = UNet(1, channels=(16, 32), attention_levels=(1,), groups=8)
+    with pytest.raises(ValueError, match="no cross-attention"):
+        plain(x, t, context=ctx)
+
+
+# ----------------------------------------------------------------------------------- text-conditioned model
+@pytest.mark.parametrize("encoder", ["minilm", "scratch"])
+@pytest.mark.parametrize("conditioning", ["pooled", "tokens", "pooled+tokens"])
+def test_text_conditioned_unet_shapes_and_text_dependence(encoder, conditioning):
+    torch.manual_seed(0)
+    m = TextConditionedUNet(encoder, conditioning, max_tokens=16, in_channels=1, channels=(16, 32),
+                            attention_levels=(1,))
+    for p in m.unet.parameters():  # leave the zero-initialised start, so the text can matter
+        torch.nn.init.normal_(p, std=0.05) if p.ndim > 1 else None
+    x, t = torch.randn(2, 1, 8, 8), torch.tensor([10, 500])
+    a = m(x, t, ["a red circle on the left", "a red circle on the left"])
+    b = m(x, t, ["a red circle on the left", "a blue square at the top"])
+    assert a.shape == x.shape and torch.allclose(a[0], b[0], atol=1e-4) and not torch.allclose(a[1], b[1], atol=1e-3)
+    assert torch.allclose(m(x, t, **m.encode(["a red circle on the left"] * 2)), a, atol=1e-5)
+    trained = {k.split(".")[0] for k, p in m.named_parameters()}
+    assert trained == ({"unet"} if encoder == "minilm" else {"unet", "text_encoder"})  # MiniLM is not in the model
+    with pytest.raises(ValueError, match="one per image"):
+        m(x, t, ["just one caption"])
+
+
+def test_guided_model_is_the_cfg_combination_of_caption_and_empty_caption():
+    torch.manual_seed(0)
+    m = TextConditionedUNet("scratch", max_tokens=16, in_channels=1, channels=(16, 32), attention_levels=(1,))
+    for p in m.unet.out.parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    x, t, caps = torch.randn(2, 1, 8, 8), torch.tensor([100, 100]), ["a red circle on the left", "the digit 7"]
+    with torch.no_grad():
+        c, u = m(x, t, caps), m(x, t, ["", ""])
+        assert torch.allclose(m.guided(caps, 4.0)(x, t), u + 4.0 * (c - u), atol=1e-5)
+        assert torch.allclose(m.guided(caps, 1.0)(x, t), c, atol=1e-6)
+
+
+def test_condition_dropout_rate_and_determinism():
+    caps = ["x"] * 20000
+    out = drop_captions(caps, 0.1, torch.Generator().manual_seed(1))
+    assert abs(out.count("") / len(caps) - 0.1) < 0.01
+    assert out == drop_captions(caps, 0.1, torch.Generator().manual_seed(1))
+    with pytest.raises(ValueError, match="p_uncond"):
+        drop_captions(caps, 1.0, torch.Generator())
+
+
+def test_vocabulary_checksum_guards_token_ids():
+    m = TextConditionedUNet("scratch", max_tokens=16, in_channels=1, channels=(16, 32), attention_levels=(1,))
+    m.check_vocabulary()
+    m.vocab_checksum += 1
+    with pytest.raises(ValueError, match="vocabulary"):
+        m.check_vocabulary()
