@@ -7,6 +7,8 @@
   penultimate layer), so the numbers are comparable within this course, not with published FIDs.
 * :func:`judge_fid` -- that distance between generated and real images, on a judge's features.
 * :func:`class_fidelity` -- the fraction of class-conditional samples that the judge reads as the requested class.
+* :func:`within_class_spread` -- diversity: the mean distance between two samples of the same class, in judge
+  features (divide by the same number for real images: 1 = as varied as the data, 0 = one image per class).
 * :func:`psnr` -- peak signal-to-noise ratio of a reconstruction, 10 log10(peak^2 / MSE), for images in [-1, 1].
 """
 
@@ -77,6 +79,22 @@ def class_fidelity(judge: torch.nn.Module, images: torch.Tensor, requested: torc
         raise ValueError(f"requested: expected one label per image ({len(images)}), got {len(requested)}")
     images = _as_model_range(images)
     return float((judge.predict(images).argmax(-1).cpu() == requested.cpu()).float().mean())
+
+
+def within_class_spread(features: torch.Tensor, labels: torch.Tensor) -> float:
+    """Mean over classes of the mean pairwise Euclidean distance between features of that class."""
+    if len(features) != len(labels):
+        raise ValueError(f"labels: expected {len(features)} labels, got {len(labels)}")
+    spreads = []
+    for c in labels.unique():
+        f = features[labels == c].double()
+        if len(f) < 2:
+            continue
+        d = torch.cdist(f, f)
+        spreads.append(d.sum() / (len(f) * (len(f) - 1)))
+    if not spreads:
+        raise ValueError("labels: every class has fewer than 2 samples; cannot measure a spread")
+    return float(torch.stack(spreads).mean())
 
 
 def psnr(reconstruction: torch.Tensor, target: torch.Tensor) -> float:

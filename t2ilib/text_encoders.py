@@ -96,13 +96,16 @@ class FrozenPretrainedEncoder:
         if not self.cache_size:
             return self._encode(captions, device)
         todo = sorted({c for c in captions if c not in self._cache})
+        fresh = {}
         if todo:
             enc = self._encode(todo, "cpu" if torch.device(device).type == "cpu" else device)
-            for i, c in enumerate(todo):
-                if len(self._cache) >= self.cache_size:
-                    self._cache.pop(next(iter(self._cache)))
-                self._cache[c] = (enc.states[i], enc.mask[i], enc.pooled[i])
-        s, m, p = (torch.stack(x).to(device) for x in zip(*(self._cache[c] for c in captions)))
+            fresh = {c: (enc.states[i], enc.mask[i], enc.pooled[i]) for i, c in enumerate(todo)}
+        rows = [fresh[c] if c in fresh else self._cache[c] for c in captions]
+        for c, row in fresh.items():
+            if len(self._cache) >= self.cache_size:
+                self._cache.pop(next(iter(self._cache)))  # forget the oldest
+            self._cache[c] = row
+        s, m, p = (torch.stack(x).to(device) for x in zip(*rows))
         return TextEncoding(s, m, p)
 
 

@@ -41,3 +41,41 @@ def test_verify_passes_on_shipped_checkpoints():
 def test_data_lists_the_datasets():
     r = run("data")
     assert r.returncode == 0 and "a handwritten digit" in r.stdout and "emoji" in r.stdout
+
+
+def test_generate_writes_images_from_a_caption(tmp_path):
+    out = tmp_path / "img.png"
+    r = run("generate", "a large red circle left of a small blue square", "--out", str(out), "--n", "2",
+            "--steps", "5", "--seed", "1")
+    assert r.returncode == 0, r.stderr
+    assert "shapes_minilm" in r.stdout and Image.open(out).size == (2 * 32 + 3, 32 + 2)
+    out2 = tmp_path / "digit.png"
+    r = run("generate", "a handwritten digit seven", "--out", str(out2), "--n", "1", "--steps", "5",
+            "--guidance", "2", "--threshold", "dynamic")
+    assert r.returncode == 0, r.stderr
+    assert "digit_text" in r.stdout and Image.open(out2).size == (28 + 2, 28 + 2)
+
+
+def test_generate_bad_prompts_get_a_message_not_a_traceback(tmp_path):
+    out = str(tmp_path / "x.png")
+    cases = {"": "empty", "a small red zebra on the left": "never use ['zebra']",
+             " ".join(["a small red circle left of"] * 6) + " a blue square": "at most 24",
+             "the digit seven and the digit two": "several digits"}
+    for prompt, message in cases.items():
+        r = run("generate", prompt, "--out", out, "--steps", "2")
+        assert r.returncode == 2 and "Traceback" not in r.stderr, (prompt, r.stderr)
+        assert message in r.stderr, (prompt, r.stderr)
+    assert "knows the words" in run("generate", "a tiny dragon", "--out", out, "--model", "shapes_minilm").stderr
+    r = run("generate", "a red circle", "--model", "imagen")
+    assert r.returncode == 2 and "--model" in r.stderr and "Traceback" not in r.stderr
+    r = run("generate", "a red circle", "--steps", "0")
+    assert r.returncode == 2 and "--steps" in r.stderr
+
+
+def test_fidelity_benchmark_prints_its_table():
+    r = subprocess.run([sys.executable, "-m", "t2ilib.fidelity", "--models", "digit_text", "shapes_minilm", "--n", "10",
+                        "--steps", "3", "--guidance", "1", "3"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    lines = [l for l in r.stdout.splitlines() if l.startswith(("digit_text", "shapes_minilm"))]
+    assert len(lines) == 4 and all("'fidelity'" in l for l in lines)
+    assert "held-out, 2 objects" in lines[-1]

@@ -130,7 +130,7 @@ def test_unet_conditioning_arguments_are_checked():
     x, t = torch.randn(2, 1, 8, 8), torch.tensor([1, 2])
     ctx, mask = torch.randn(2, 5, 12), torch.ones(2, 5)
     assert u(x, t, cond=torch.randn(2, 10), context=ctx, context_mask=mask).shape == x.shape
-    assert len(u.cross_attention_blocks()) == 3  # down level 1, mid, up level 1 (x2 res blocks -> 2)  # noqa
+    assert len(u.cross_attention_blocks()) == 4  # level 1: 1 down + 2 up blocks; 1 in the middle
     with pytest.raises(ValueError, match="cond"):
         u(x, t, context=ctx, context_mask=mask)
     with pytest.raises(ValueError, match="context"):
@@ -187,3 +187,32 @@ def test_vocabulary_checksum_guards_token_ids():
     m.vocab_checksum += 1
     with pytest.raises(ValueError, match="vocabulary"):
         m.check_vocabulary()
+
+
+# ------------------------------------------------------------------------------------------ judge and fidelity
+def test_probe_canonical_form_identifies_equivalent_captions():
+    from t2ilib.data.shapes_captions import parse_caption
+    from t2ilib.shapes_judge import HEADS, canonical, targets
+
+    same = ["a small red circle right of a large blue square", "a large blue square left of a small red circle",
+            "a small red circle with a large blue square on its left"]
+    forms = [canonical(parse_caption(c)) for c in same]
+    assert forms[0] == forms[1] and forms[0]["axis"] == "horizontal" and forms[0]["color0"] == "blue"
+    assert canonical(parse_caption("a small red circle left of a large blue square")) != forms[0]
+    y = targets([parse_caption("a small red circle on the left"), parse_caption(same[0])])
+    assert set(y) == set(HEADS) and y["axis"].tolist() == [-100, 0] and y["position"].tolist()[1] == -100
+
+
+def test_fidelity_caption_groups_are_seen_or_held_out():
+    from t2ilib.data.shapes_captions import parse_caption
+    from t2ilib.fidelity import GROUPS, digit_captions, fidelity_captions
+    from t2ilib.shapes_judge import is_held_out
+    from t2ilib.data.digit_captions import parse_digit_caption
+
+    for group, (split, k) in GROUPS.items():
+        caps = fidelity_captions(group, 50)
+        attrs = [parse_caption(c) for c in caps]
+        assert all(a["n_objects"] == k for a in attrs)
+        assert all(is_held_out(a) == (split == "held_out") for a in attrs)
+    caps = digit_captions(100)
+    assert sorted(parse_digit_caption(c) for c in caps) == sorted(list(range(10)) * 10)

@@ -121,7 +121,7 @@ def vocabulary() -> list[str]:
     words: set[str] = set()
     for s in list(ONE_TEMPLATES) + list(TWO_TEMPLATES):
         words.update(w for w in re.sub(r"\{[a-z_]+\}|,", " ", s).split())
-    for group in (COLORS, SHAPES, SIZES, ("a", "an")):
+    for group in (COLORS, SHAPES, SIZES, {article(size) for size in SIZES}):
         words.update(group)
     for ps in list(POSITION_PHRASES.values()) + list(RELATION_PHRASES.values()) + list(WITH_PHRASES.values()):
         for p in ps:
