@@ -216,3 +216,22 @@ def test_fidelity_caption_groups_are_seen_or_held_out():
         assert all(is_held_out(a) == (split == "held_out") for a in attrs)
     caps = digit_captions(100)
     assert sorted(parse_digit_caption(c) for c in caps) == sorted(list(range(10)) * 10)
+
+
+def test_query_position_lets_cross_attention_tell_left_from_right():
+    from t2ilib.nn.cross_attention import position_features
+
+    p = position_features(8, 8, 32)
+    # channels: sin(k pi x), cos(k pi x), sin(k pi y), cos(k pi y) for k = 1..8
+    assert p.shape == (32, 8, 8) and torch.allclose(p[8, 0, 0], -p[8, 0, 7])  # cos(pi x) tells left from right
+    assert (p[:16].std(dim=1) < 1e-6).all() and (p[16:].std(dim=2) < 1e-6).all()  # x-features constant along y...
+    torch.manual_seed(0)
+    block = CrossAttention2d(16, 12, heads=4, query_position=True)
+    torch.nn.init.normal_(block.proj.weight)
+    # a constant feature map: without position every pixel would get the same output
+    x, ctx = torch.ones(1, 16, 8, 8), torch.randn(1, 5, 12)
+    y = block(x, ctx) - x
+    assert not torch.allclose(y[..., 0], y[..., 7], atol=1e-4)
+    block.position = None
+    y = block(x, ctx) - x
+    assert torch.allclose(y[..., 0], y[..., 7], atol=1e-5)
