@@ -55,8 +55,9 @@ def _cmd_generate(args) -> int:
 
     name = args.model
     if name == "auto":
-        digit_words = {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "digit"}
-        name = "digit_text" if set(words(args.prompt)) & digit_words or any(c.isdigit() for c in args.prompt) \
+        from t2ilib.data.digit_captions import DIGIT_WORDS
+
+        name = "digit_text" if set(words(args.prompt)) & {*DIGIT_WORDS, "digit"} or any(c.isdigit() for c in args.prompt) \
             else "shapes_minilm"
     if name not in TEXT_MODELS:
         print(f"error: --model: expected auto or one of {list(TEXT_MODELS)}, got {name!r}", file=sys.stderr)

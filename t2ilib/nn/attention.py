@@ -15,6 +15,19 @@ from torch import nn
 from t2ilib.nn.blocks import group_norm, zero_init
 
 
+def masked_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                     key_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Written-out softmax(q k^T / sqrt(d)) v with padded keys excluded: ``(output, weights)``.
+
+    q: (N, H, Lq, d); k, v: (N, H, Lk, d); key_mask: (N, Lk), 1/True for real tokens, 0/False for padding.
+    """
+    logits = q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5
+    if key_mask is not None:
+        logits = logits.masked_fill(~key_mask.bool()[:, None, None, :], float("-inf"))
+    weights = torch.softmax(logits, dim=-1)
+    return weights @ v, weights
+
+
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """softmax(q k^T / sqrt(d)) v for (..., L, d) tensors, written out (the reference for the fused kernel)."""
     weights = torch.softmax(q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5, dim=-1)
