@@ -84,10 +84,20 @@ def _generate(model, captions, guidance, steps, seed, threshold):
     from t2ilib.text_to_image import generate
 
     model.eval()
-    return generate(model, captions, _schedule(), guidance=guidance, steps=steps, seed=seed, threshold=threshold)
+    return generate(model, captions, _schedule(), guidance=guidance, steps=steps, seed=seed,
+                    threshold=threshold).cpu()
+
+
+def _table_row(cells) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
 
 
 def main(argv=None) -> None:
+    from t2ilib.device import get_device
     from t2ilib.recipes import load_pretrained
 
     p = argparse.ArgumentParser(prog="python -m t2ilib.fidelity", description=__doc__.split("\n")[0])
@@ -96,15 +106,33 @@ def main(argv=None) -> None:
     p.add_argument("--n", type=int, default=1000, help="samples per caption group (digits: in total)")
     p.add_argument("--steps", type=int, default=25)
     p.add_argument("--threshold", default="static")
+    p.add_argument("--device", default=None, help="cpu, cuda or mps (default: best available)")
     args = p.parse_args(argv)
-    for name in args.models:
-        model = load_pretrained(name, "cpu")
-        for s in args.guidance:
-            if name.startswith("digit"):
-                r = digit_fidelity(model, n=args.n, guidance=s, steps=args.steps, threshold=args.threshold)
-            else:
+    if args.n < 1 or args.steps < 1:
+        p.error(f"--n and --steps must be positive integers, got {args.n} and {args.steps}")
+    device = get_device(args.device)
+    shapes = [m for m in args.models if not m.startswith("digit")]
+    digits = [m for m in args.models if m.startswith("digit")]
+    print(f"prompt fidelity, DDIM {args.steps} steps, {args.threshold} thresholding, device {device}\n", flush=True)
+    if shapes:
+        print(_table_row(["model", "guidance", *GROUPS, "mean", "samples per group", "seconds"]))
+        print(_table_row(["---"] * (len(GROUPS) + 5)), flush=True)
+        for name in shapes:
+            model = load_pretrained(name, device)
+            for s in args.guidance:
                 r = shapes_fidelity(model, n_per_group=args.n, guidance=s, steps=args.steps, threshold=args.threshold)
-            print(name, r, flush=True)
+                print(_table_row([name, s, *(_pct(r[g]) for g in GROUPS), _pct(r["fidelity"]), args.n,
+                                  r["seconds"]]), flush=True)
+        print(flush=True)
+    if digits:
+        print(_table_row(["model", "guidance", "fidelity", "judge confidence", "samples", "seconds"]))
+        print(_table_row(["---"] * 6), flush=True)
+        for name in digits:
+            model = load_pretrained(name, device)
+            for s in args.guidance:
+                r = digit_fidelity(model, n=args.n, guidance=s, steps=args.steps, threshold=args.threshold)
+                print(_table_row([name, s, _pct(r["fidelity"]), f"{r['confidence']:.3f}", args.n, r["seconds"]]),
+                      flush=True)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 * ``shapes_minilm`` / ``shapes_scratch`` -- text-conditioned UNets on the shapes world at 32 px (pooled sentence
   vector + cross-attention to the tokens; the attention queries also get their pixel's position, so "left of"
-  can be bound to a place), the same except for the text encoder: the frozen pretrained all-MiniLM-L6-v2, or a
-  2-layer BERT trained from scratch with the denoiser. Trained only on the ``"train"``
+  can be bound to a place), the same except for the text encoder: the frozen pretrained all-MiniLM-L6-v2 read
+  through a trainable 2-layer adapter (:class:`t2ilib.text_encoders.TextAdapter`), or a 2-layer BERT of the
+  same size trained from scratch with the denoiser. Trained only on the ``"train"``
   stream: six (colour, shape) pairs never appear, so held-out captions measure composition.
 * ``digit_text`` -- captioned MNIST at 28 px ("a handwritten digit seven", "handwritten 7", ...) with the frozen
   encoder.
@@ -30,6 +31,7 @@ SCHEDULE = dict(name="cosine", num_steps=1000, prediction="epsilon")
 P_UNCOND = 0.1
 SHAPES_MODEL = dict(conditioning="pooled+tokens", max_tokens=24, resolution=32, in_channels=3, channels=(32, 64, 128),
                     num_res_blocks=1, attention_levels=(2,), query_position=True)
+ADAPTER_LAYERS = 2  # trainable 2 x 128 transformer over MiniLM's frozen states (the scratch encoder's size)
 SHAPES_CONFIG = dict(steps=6000, lr=1e-3, warmup_steps=200, lr_schedule="cosine", grad_clip=1.0, ema_decay=0.999,
                      bf16=True, log_every=50, checkpoint_every=250)
 SHAPES_BATCH = 64
@@ -71,7 +73,7 @@ def digit_batches(device, batch: int = DIGIT_BATCH, seed: int = 0, p_uncond: flo
 
 
 def build_shapes(encoder: str) -> TextConditionedUNet:
-    return TextConditionedUNet(encoder, **SHAPES_MODEL)
+    return TextConditionedUNet(encoder, adapter_layers=ADAPTER_LAYERS if encoder == "minilm" else 0, **SHAPES_MODEL)
 
 
 def build_digit() -> TextConditionedUNet:

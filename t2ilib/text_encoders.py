@@ -130,3 +130,31 @@ class ScratchTextEncoder(nn.Module):
         batch = tokenize(self.tokenizer, captions, self.max_tokens, device)
         states = self.bert(**batch).last_hidden_state
         return TextEncoding(states, batch["attention_mask"], mean_pool(states, batch["attention_mask"]))
+
+
+class TextAdapter(nn.Module):
+    """A small trainable transformer on top of frozen token states: ``Linear(in_dim -> dim)``, then a 2-layer BERT
+    (``BertConfig``, fed through ``inputs_embeds``) whose self-attention can combine words.
+
+    Why: a frozen encoder's states are fixed features, and cross-attention reads them through *linear* key and
+    value maps. Whether the colour word in "a red circle right of a blue square" belongs to the left or the right
+    object depends on other words (the relation, the template), and MiniLM's state of that word does not hold
+    the answer linearly (a linear probe gets ~71 %, a small MLP ~94 %). The adapter lets the denoiser compute
+    such features while the language knowledge stays frozen. Imagen's frozen T5-XXL (4.6 B parameters) needs no
+    adapter; a 22 M-parameter MiniLM at toy scale does. The adapter has the scratch encoder's size (2 x 128), so
+    ``shapes_minilm`` vs ``shapes_scratch`` compares frozen pretrained features vs learned word embeddings.
+    """
+
+    def __init__(self, in_dim: int, dim: int = 128, layers: int = 2, heads: int = 4, max_tokens: int = 32):
+        super().__init__()
+        self.dim = dim
+        self.project = nn.Linear(in_dim, dim)
+        config = BertConfig(vocab_size=1, hidden_size=dim, num_hidden_layers=layers, num_attention_heads=heads,
+                            intermediate_size=4 * dim, max_position_embeddings=max_tokens, hidden_dropout_prob=0.0,
+                            attention_probs_dropout_prob=0.0, pad_token_id=0)
+        self.bert = BertModel(config, add_pooling_layer=False)
+
+    def forward(self, enc: TextEncoding) -> TextEncoding:
+        states = self.bert(inputs_embeds=self.project(enc.states.float()),
+                           attention_mask=enc.mask).last_hidden_state
+        return TextEncoding(states, enc.mask, enc.pooled)

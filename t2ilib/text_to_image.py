@@ -20,7 +20,7 @@ from torch import nn
 
 from t2ilib.diffusion.guidance import guided_model
 from t2ilib.nn import UNet
-from t2ilib.text_encoders import FrozenPretrainedEncoder, ScratchTextEncoder
+from t2ilib.text_encoders import FrozenPretrainedEncoder, ScratchTextEncoder, TextAdapter
 
 ENCODERS = ("minilm", "scratch")
 CONDITIONINGS = ("pooled", "tokens", "pooled+tokens")
@@ -42,12 +42,15 @@ def vocabulary_checksum(tokenizer) -> int:
 
 class TextConditionedUNet(nn.Module):
     def __init__(self, encoder: str = "minilm", conditioning: str = "pooled+tokens", max_tokens: int = 32,
-                 encoder_cache: int = 0, resolution: int = 32, **unet_kwargs):
+                 encoder_cache: int = 0, resolution: int = 32, adapter_layers: int = 0, **unet_kwargs):
         super().__init__()
         if encoder not in ENCODERS:
             raise ValueError(f"encoder: expected one of {ENCODERS}, got {encoder!r}")
         if conditioning not in CONDITIONINGS:
             raise ValueError(f"conditioning: expected one of {CONDITIONINGS}, got {conditioning!r}")
+        if not isinstance(adapter_layers, int) or adapter_layers < 0 or (adapter_layers and encoder != "minilm"):
+            raise ValueError(f"adapter_layers: expected a non-negative int, and 0 unless encoder='minilm' (the "
+                             f"scratch encoder is trained already), got {adapter_layers!r} with encoder={encoder!r}")
         self.encoder_name, self.conditioning, self.max_tokens = encoder, conditioning, max_tokens
         if encoder == "minilm":
             self._frozen = FrozenPretrainedEncoder(max_tokens, cache_size=encoder_cache)  # not a submodule
@@ -58,17 +61,22 @@ class TextConditionedUNet(nn.Module):
             self.text_encoder = ScratchTextEncoder(max_tokens=max_tokens)
             dim, tokenizer = self.text_encoder.dim, self.text_encoder.tokenizer
         self.tokenizer = tokenizer
+        # optional trainable transformer over the frozen token states (the pooled vector stays MiniLM's own)
+        self.text_adapter = TextAdapter(dim, layers=adapter_layers, max_tokens=max_tokens) if adapter_layers else None
+        context_dim = self.text_adapter.dim if self.text_adapter else dim
         # the checkpoint remembers which vocabulary its token ids meant
         self.register_buffer("vocab_checksum", torch.tensor(vocabulary_checksum(tokenizer), dtype=torch.int64))
         self.unet = UNet(cond_dim=dim if "pooled" in conditioning else None,
-                         context_dim=dim if "tokens" in conditioning else None, **unet_kwargs)
+                         context_dim=context_dim if "tokens" in conditioning else None, **unet_kwargs)
         self.config = dict(encoder=encoder, conditioning=conditioning, max_tokens=max_tokens, resolution=resolution,
-                           **self.unet.config)
+                           **({"adapter_layers": adapter_layers} if adapter_layers else {}), **self.unet.config)
 
     def encode(self, captions: list[str]) -> dict[str, torch.Tensor]:
         """The UNet's conditioning keyword arguments for a list of captions."""
         device = self.vocab_checksum.device
         enc = self._frozen(captions, device) if self._frozen is not None else self.text_encoder(captions, device)
+        if self.text_adapter is not None:
+            enc = self.text_adapter(enc)
         out = {}
         if "pooled" in self.conditioning:
             out["cond"] = enc.pooled

@@ -79,8 +79,22 @@ def test_generate_bad_prompts_get_a_message_not_a_traceback(tmp_path, capsys):
 
 def test_fidelity_benchmark_prints_its_table():
     r = subprocess.run([sys.executable, "-m", "t2ilib.fidelity", "--models", "digit_text", "shapes_minilm", "--n", "10",
-                        "--steps", "3", "--guidance", "1", "3"], capture_output=True, text=True, timeout=300)
+                        "--steps", "3", "--guidance", "1", "3", "--device", "cpu"],
+                       capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
-    lines = [l for l in r.stdout.splitlines() if l.startswith(("digit_text", "shapes_minilm"))]
-    assert len(lines) == 4 and all("'fidelity'" in l for l in lines)
-    assert "held-out, 2 objects" in lines[-1]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in r.stdout.splitlines() if line.startswith("| ")]
+    header = rows[0]
+    assert header[:2] == ["model", "guidance"] and "held-out, 2 objects" in header
+    shapes = [row for row in rows if row[0] == "shapes_minilm"]
+    digits = [row for row in rows if row[0] == "digit_text"]
+    assert len(shapes) == 2 and len(digits) == 2 and [row[1] for row in shapes] == ["1.0", "3.0"]
+    assert all(len(row) == len(header) for row in shapes)
+    for row in shapes + digits:
+        percentages = [float(c.removesuffix(" %")) for c in row if c.endswith(" %")]
+        assert percentages and all(0 <= x <= 100 for x in percentages), row
+
+
+def test_fidelity_benchmark_rejects_bad_arguments():
+    r = subprocess.run([sys.executable, "-m", "t2ilib.fidelity", "--n", "0"], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 2 and "--n" in r.stderr
