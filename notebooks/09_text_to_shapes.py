@@ -16,12 +16,16 @@
 #
 # Now captions carry structure: "a large red circle left of a small blue square" names two objects, each with a
 # colour, shape and size, and a relation between them. The course's text-to-image models were trained by repo
-# recipes (`t2ilib/recipes_text.py`) on the shapes world at 32 px: a 3.3 M-parameter UNet with the pooled caption
-# vector added to the time embedding and cross-attention to the caption's tokens, ε-prediction, 10 % caption
-# dropout for guidance. Two models differ only in the text encoder:
+# recipes (`t2ilib/recipes_text.py`) on the shapes world at 32 px: a 3.1 M-parameter UNet with the pooled caption
+# vector added to the time embedding and cross-attention to the caption's tokens at 8 × 8 (the queries also know
+# their pixel's position), ε-prediction, 10 % caption dropout for guidance. Two models differ only in the text
+# encoder:
 #
-# * `shapes_minilm` — frozen pretrained all-MiniLM-L6-v2 (6a);
-# * `shapes_scratch` — a 2-layer BERT trained from scratch with the denoiser.
+# * `shapes_minilm` — frozen pretrained all-MiniLM-L6-v2 (6a), read through a trainable 2-layer, 128-dim adapter;
+# * `shapes_scratch` — a 2-layer, 128-dim BERT trained from scratch with the denoiser.
+#
+# Both have the same trainable text transformer; only what it reads differs: MiniLM's frozen states (which know
+# English) or word embeddings learned from these captions alone.
 #
 # Six (colour, shape) pairs — e.g. *red triangle* — never occur in their training data. Captions that use them
 # test **composition**: both models know "red" and "triangle", but never saw them together.

@@ -109,6 +109,14 @@ class FrozenPretrainedEncoder:
         return TextEncoding(s, m, p)
 
 
+def small_bert(vocab_size: int, dim: int, layers: int, heads: int, max_tokens: int, pad_token_id: int = 0) -> BertModel:
+    """A randomly initialised BERT from a ``BertConfig``: feed-forward width 4 x dim, no dropout, no pooler."""
+    config = BertConfig(vocab_size=vocab_size, hidden_size=dim, num_hidden_layers=layers, num_attention_heads=heads,
+                        intermediate_size=4 * dim, max_position_embeddings=max_tokens, hidden_dropout_prob=0.0,
+                        attention_probs_dropout_prob=0.0, pad_token_id=pad_token_id)
+    return BertModel(config, add_pooling_layer=False)
+
+
 class ScratchTextEncoder(nn.Module):
     """A small BERT (``BertConfig``: 2 layers, 4 heads, 128 dims) over the course's word tokenizer, randomly
     initialised and trained with the denoiser."""
@@ -119,11 +127,7 @@ class ScratchTextEncoder(nn.Module):
         super().__init__()
         self.tokenizer = course_tokenizer()
         self.max_tokens, self.dim = max_tokens, dim
-        config = BertConfig(vocab_size=len(self.tokenizer), hidden_size=dim, num_hidden_layers=layers,
-                            num_attention_heads=heads, intermediate_size=4 * dim, max_position_embeddings=max_tokens,
-                            hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
-                            pad_token_id=self.tokenizer.pad_token_id)
-        self.bert = BertModel(config, add_pooling_layer=False)
+        self.bert = small_bert(len(self.tokenizer), dim, layers, heads, max_tokens, self.tokenizer.pad_token_id)
 
     def forward(self, captions: list[str], device=None) -> TextEncoding:
         device = device or next(self.parameters()).device
@@ -149,10 +153,7 @@ class TextAdapter(nn.Module):
         super().__init__()
         self.dim = dim
         self.project = nn.Linear(in_dim, dim)
-        config = BertConfig(vocab_size=1, hidden_size=dim, num_hidden_layers=layers, num_attention_heads=heads,
-                            intermediate_size=4 * dim, max_position_embeddings=max_tokens, hidden_dropout_prob=0.0,
-                            attention_probs_dropout_prob=0.0, pad_token_id=0)
-        self.bert = BertModel(config, add_pooling_layer=False)
+        self.bert = small_bert(1, dim, layers, heads, max_tokens)  # fed inputs_embeds: one unused word embedding
 
     def forward(self, enc: TextEncoding) -> TextEncoding:
         states = self.bert(inputs_embeds=self.project(enc.states.float()),

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from t2ilib.data.shapes_captions import vocabulary
 from t2ilib.text import check_prompt, course_tokenizer, pretrained_tokenizer, words
-from t2ilib.text_encoders import FrozenPretrainedEncoder, ScratchTextEncoder, mean_pool, tokenize
+from t2ilib.text_encoders import FrozenPretrainedEncoder, ScratchTextEncoder, TextAdapter, mean_pool, tokenize
 from t2ilib.text_to_image import TextConditionedUNet, drop_captions
 from t2ilib.nn import CrossAttention2d, UNet, masked_attention
 
@@ -89,6 +89,42 @@ def test_scratch_encoder_is_a_small_trainable_bert():
     assert enc.bert.embeddings.word_embeddings.weight.grad is not None
     assert torch.allclose(out.pooled, mean_pool(out.states, out.mask))
     assert torch.allclose(mean_pool(torch.ones(1, 4, 2), torch.tensor([[1, 1, 0, 0]])), torch.ones(1, 2))
+
+
+def test_text_adapter_mixes_frozen_states_and_keeps_pooled_and_mask():
+    torch.manual_seed(0)
+    frozen = FrozenPretrainedEncoder(max_tokens=16)(CAPTIONS)
+    adapter = TextAdapter(FrozenPretrainedEncoder.dim, dim=32, layers=2, heads=4, max_tokens=16)
+    out = adapter(frozen)
+    assert out.states.shape == (3, 16, 32) and out.pooled is frozen.pooled and out.mask is frozen.mask
+    # padding does not leak in: changing the states of padded tokens leaves the real tokens' outputs unchanged
+    noisy = frozen.states.clone()
+    noisy[frozen.mask == 0] = torch.randn_like(noisy[frozen.mask == 0])
+    out2 = adapter(type(frozen)(noisy, frozen.mask, frozen.pooled))
+    real = frozen.mask.bool()
+    assert torch.allclose(out.states[real], out2.states[real], atol=1e-5)
+    # a word's output depends on the other words (self-attention), unlike a per-token map
+    states = frozen.states.clone()
+    states[0, 1] += 1.0
+    changed = adapter(type(frozen)(states, frozen.mask, frozen.pooled)).states
+    assert not torch.allclose(changed[0, 3], out.states[0, 3], atol=1e-4)
+    out.states.sum().backward()
+    assert adapter.project.weight.grad is not None
+
+
+def test_adapter_only_with_the_frozen_encoder_and_trained_with_the_unet():
+    m = TextConditionedUNet("minilm", max_tokens=16, in_channels=1, channels=(16, 32), attention_levels=(1,),
+                            adapter_layers=1)
+    assert m.config["adapter_layers"] == 1 and "adapter_layers" not in TextConditionedUNet(
+        "minilm", max_tokens=16, in_channels=1, channels=(16, 32), attention_levels=(1,)).config
+    assert {k.split(".")[0] for k, _ in m.named_parameters()} == {"unet", "text_adapter"}
+    enc = m.encode(["a red circle on the left"])
+    assert enc["context"].shape[-1] == m.text_adapter.dim and enc["cond"].shape[-1] == FrozenPretrainedEncoder.dim
+    for bad in (-1, 1.5):
+        with pytest.raises(ValueError, match="adapter_layers"):
+            TextConditionedUNet("minilm", adapter_layers=bad, in_channels=1, channels=(16, 32))
+    with pytest.raises(ValueError, match="adapter_layers"):
+        TextConditionedUNet("scratch", adapter_layers=2, in_channels=1, channels=(16, 32))
 
 
 # ------------------------------------------------------------------------------------------- cross-attention
