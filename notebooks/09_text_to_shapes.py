@@ -163,6 +163,16 @@ for name_, model in models.items():
 for name_, m in manifests.items():
     print(f"{name_} recipe measurement ({m['metrics']['n_per_group']} per group):",
           {g: m["metrics"][g] for g in GROUPS})
+fig, ax = plt.subplots(figsize=(8, 2.8))
+width = 0.8 / len(rows)
+for k, (name_, r) in enumerate(rows.items()):
+    ax.bar([i + k * width for i in range(len(GROUPS))], [r[g] for g in GROUPS], width, label=name_)
+ax.set_xticks([i + width * (len(rows) - 1) / 2 for i in range(len(GROUPS))], list(GROUPS))
+ax.set_ylim(0, 1)
+ax.set_ylabel("prompt fidelity")
+ax.legend(loc="lower left")
+plt.show()
+assert rows["shapes_minilm"]["seen, 1 object"] >= 0.85 and rows["shapes_minilm"]["seen, 2 objects"] >= 0.5
 
 # %% [markdown]
 # ## 5. Guidance and thresholding
