@@ -89,7 +89,9 @@ def test_the_shapes_probe_reads_real_renders():
 
 
 def test_the_text_to_image_checkpoints_are_shipped():
-    for name, key, floor in (("digit_text", "fidelity", 0.995), ("shapes_minilm", "seen, 1 object", 0.9)):
+    for name, key, floor in (("digit_text", "fidelity", 0.995), ("shapes_minilm", "seen, 1 object", 0.9),
+                             ("shapes_minilm", "held-out, 1 object", 0.9), ("shapes_scratch", "seen, 1 object", 0.9),
+                             ("shapes_scratch", "held-out, 1 object", 0.9)):
         assert name in SHIPPED, name
         m = json.loads((checkpoint_dir() / f"{name}.json").read_text())
         assert m["metrics"][key] >= floor, (name, m["metrics"])
