@@ -1,7 +1,9 @@
 """A text-conditioned denoiser: text encoder + UNet, with the null caption for classifier-free guidance.
 
     caption --tokenizer--> ids, mask --text encoder--> token states (N, L, D), pooled vector (N, D)
-    UNet(x_t, t, cond=pooled, context=states, context_mask=mask) -> eps prediction
+    UNet(x_t, t, cond=pooled, context=states, context_mask=mask) -> eps (or v, or x_0) prediction
+
+``prediction`` says what the UNet outputs; :func:`generate` passes it to the sampler.
 
 ``conditioning`` chooses the mechanisms: ``"pooled"`` (sentence vector added to the time embedding, as GLIDE and
 Imagen do besides cross-attention), ``"tokens"`` (cross-attention only) or ``"pooled+tokens"``.
@@ -19,6 +21,7 @@ import torch
 from torch import nn
 
 from t2ilib.diffusion.guidance import guided_model
+from t2ilib.diffusion.parameterization import check_prediction
 from t2ilib.nn import UNet
 from t2ilib.text_encoders import FrozenPretrainedEncoder, ScratchTextEncoder, TextAdapter
 
@@ -42,8 +45,10 @@ def vocabulary_checksum(tokenizer) -> int:
 
 class TextConditionedUNet(nn.Module):
     def __init__(self, encoder: str = "minilm", conditioning: str = "pooled+tokens", max_tokens: int = 32,
-                 encoder_cache: int = 0, resolution: int = 32, adapter_layers: int = 0, **unet_kwargs):
+                 encoder_cache: int = 0, resolution: int = 32, adapter_layers: int = 0, prediction: str = "epsilon",
+                 **unet_kwargs):
         super().__init__()
+        self.prediction = check_prediction(prediction)  # what the UNet outputs: eps, x_0 or v (samplers need it)
         if encoder not in ENCODERS:
             raise ValueError(f"encoder: expected one of {ENCODERS}, got {encoder!r}")
         if conditioning not in CONDITIONINGS:
@@ -69,7 +74,8 @@ class TextConditionedUNet(nn.Module):
         self.unet = UNet(cond_dim=dim if "pooled" in conditioning else None,
                          context_dim=context_dim if "tokens" in conditioning else None, **unet_kwargs)
         self.config = dict(encoder=encoder, conditioning=conditioning, max_tokens=max_tokens, resolution=resolution,
-                           **({"adapter_layers": adapter_layers} if adapter_layers else {}), **self.unet.config)
+                           **({"adapter_layers": adapter_layers} if adapter_layers else {}),
+                           **({"prediction": prediction} if prediction != "epsilon" else {}), **self.unet.config)
 
     def encode(self, captions: list[str]) -> dict[str, torch.Tensor]:
         """The UNet's conditioning keyword arguments for a list of captions."""
@@ -138,6 +144,6 @@ def generate(model: TextConditionedUNet, captions: list[str], schedule, *, guida
     for i in range(0, len(captions), batch):
         chunk = list(captions[i:i + batch])
         out.append(sample(model.guided(chunk, guidance), schedule, (len(chunk), cfg["in_channels"], r, r),
-                          sampler=sampler, steps=steps, eta=eta, clip_x0=clip, generator=g, device=device, bf16=bf16,
-                          progress=progress).cpu())
+                          sampler=sampler, steps=steps, eta=eta, prediction=model.prediction, clip_x0=clip, generator=g,
+                          device=device, bf16=bf16, progress=progress).cpu())
     return torch.cat(out).clamp(-1, 1)
