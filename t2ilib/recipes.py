@@ -1,7 +1,8 @@
 """Recipes: how every shipped checkpoint in ``data/checkpoints/`` is (re)trained, and the metric it must meet.
 
 ``python -m t2ilib train NAME`` (or ``make checkpoints`` for all) runs a recipe; it writes
-``data/checkpoints/NAME.safetensors`` + ``NAME.json`` with the recipe's config and its measured metric.
+``data/checkpoints/NAME.safetensors`` + ``NAME.json`` with the recipe's config and its measured metric. Weights are
+stored as float16 (half the bytes; the course ships them in git) and measured after that rounding.
 ``python -m t2ilib verify`` (and the test suite) re-measures each shipped checkpoint and checks that the
 recorded metric still holds.
 """
@@ -15,7 +16,7 @@ from typing import Callable
 
 import torch
 
-from t2ilib.checkpoint import load_model, run_info, save_model
+from t2ilib.checkpoint import load_model, round_weights, run_info, save_model
 from t2ilib.data.paths import checkpoint_dir
 from t2ilib.device import get_device, seed_everything
 from t2ilib.train import TrainConfig, Trainer
@@ -32,6 +33,7 @@ class Recipe:
     tolerance: float  # absolute
     higher_is_better: bool = True
     build_pretrained: Callable[[], torch.nn.Module] | None = None  # what the checkpoint holds, if not build()
+    storage_dtype: str = "float16"  # shipped weights at rest; metrics are measured on exactly these (rounded) weights
 
 
 RECIPES: dict[str, Recipe] = {}
@@ -72,9 +74,9 @@ def run_recipe(name: str, out_dir: Path | None = None, device: torch.device | st
     state = out.with_name(f".{name}.train-state.safetensors")
     t0 = time.perf_counter()
     trainer = recipe.train(model, device, state, max_minutes)
-    final = trainer.eval_model
+    final = round_weights(trainer.eval_model, recipe.storage_dtype)  # measure what is shipped, not the fp32 original
     metrics = recipe.evaluate(final, device)
-    save_model(out, final, {"recipe": name, "description": recipe.description, "config": asdict(trainer.config),
+    save_model(out, final, storage_dtype=recipe.storage_dtype, manifest={"recipe": name, "description": recipe.description, "config": asdict(trainer.config),
                             "steps": trainer.step, "seed": seed, "wall_time_s": round(time.perf_counter() - t0, 1),
                             "train_wall_time_s": round(trainer.history.wall_seconds, 1),
                             "metrics": metrics, "verify": {"metric": recipe.metric, "tolerance": recipe.tolerance},

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import t2ilib.checkpoint as ckpt
-from t2ilib.checkpoint import load_checkpoint, load_model, save_checkpoint, save_model
+from t2ilib.checkpoint import load_checkpoint, load_model, round_weights, save_checkpoint, save_model
 
 
 class Net(torch.nn.Module):
@@ -107,3 +107,38 @@ def test_no_runtime_code_unpickles_anything():
             if re.search(pattern, text):
                 offenders.append(f"{f.name}: {pattern}")
     assert offenders == []
+
+
+def test_float16_storage_halves_the_file_and_loads_the_rounded_weights(tmp_path):
+    a = Net(2048)
+    a.bn.running_var.uniform_(0.5, 2.0)
+    a.bn.num_batches_tracked += 3
+    save_model(tmp_path / "full.safetensors", a)
+    save_model(tmp_path / "half.safetensors", a, {"recipe": "net"}, storage_dtype=torch.float16)
+    full, half = (tmp_path / f"{n}.safetensors" for n in ("full", "half"))
+    assert half.stat().st_size < 0.55 * full.stat().st_size
+    stored, manifest = load_checkpoint(half)
+    assert manifest["stored_dtype"] == "float16" and manifest["recipe"] == "net"
+    assert stored["fc.weight"].dtype == torch.float16 and stored["bn.num_batches_tracked"].dtype == torch.int64
+    b = Net(2048)
+    load_model(half, b)
+    assert b.fc.weight.dtype == torch.float32  # upcast on load
+    rounded = Net(2048)
+    rounded.load_state_dict(a.state_dict())
+    round_weights(rounded, torch.float16)  # in memory, the same numbers as a save + load
+    for (k, v), w, orig in zip(b.state_dict().items(), rounded.state_dict().values(), a.state_dict().values()):
+        assert torch.equal(v, w), k
+        if v.is_floating_point():
+            assert torch.allclose(v, orig, rtol=1e-3, atol=1e-7), k  # fp16: 11 significant bits
+    assert not torch.equal(b.conv.weight, a.conv.weight)  # random weights really were rounded
+
+
+def test_float16_storage_refuses_values_it_cannot_hold(tmp_path):
+    a = Net(8)
+    with torch.no_grad():
+        a.fc.weight[0, 0] = 1e6  # > 65504, the largest float16
+    with pytest.raises(ValueError, match="fc.weight.*float32"):
+        save_model(tmp_path / "m.safetensors", a, storage_dtype=torch.float16)
+    assert not (tmp_path / "m.safetensors").exists()
+    with pytest.raises(ValueError, match="storage_dtype"):
+        save_model(tmp_path / "m.safetensors", a, storage_dtype=torch.int8)

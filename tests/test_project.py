@@ -84,3 +84,14 @@ def test_ci_runs_make_test():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     readme = (ROOT / "README.md").read_text()
     assert "make lab" in readme and "make test" in readme
+
+
+def test_data_folder_stays_small():
+    """Every clone downloads data/ (datasets, checkpoints): keep it under 60 MB."""
+    import subprocess
+
+    files = subprocess.run(["git", "ls-files", "data"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    if not files:  # not a git checkout (e.g. an unpacked archive): measure the folder
+        files = [str(p.relative_to(ROOT)) for p in (ROOT / "data").rglob("*") if p.is_file()]
+    total = sum((ROOT / f).stat().st_size for f in files if (ROOT / f).exists())
+    assert total < 60e6, f"data/ holds {total / 1e6:.1f} MB"

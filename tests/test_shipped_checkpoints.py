@@ -95,3 +95,13 @@ def test_the_text_to_image_checkpoints_are_shipped():
         assert name in SHIPPED, name
         m = json.loads((checkpoint_dir() / f"{name}.json").read_text())
         assert m["metrics"][key] >= floor, (name, m["metrics"])
+
+
+def test_large_checkpoints_are_stored_as_float16():
+    """The course ships its weights in git: anything over 1 MB is stored as float16 (half the bytes), and its
+    manifest's metrics were measured on those rounded weights."""
+    for name in SHIPPED:
+        path = checkpoint_dir() / f"{name}.safetensors"
+        if path.stat().st_size > 1_000_000:
+            manifest = json.loads(path.with_suffix(".json").read_text())
+            assert manifest.get("stored_dtype") == "float16", f"{name}: {path.stat().st_size / 1e6:.1f} MB in float32"
