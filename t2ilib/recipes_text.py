@@ -10,8 +10,8 @@
   encoder.
 
 All use a cosine schedule, T = 1000, 10 % condition dropout (caption -> ""), bf16, EMA. Graded by prompt fidelity
-(:mod:`t2ilib.fidelity`) at classifier-free guidance 3, DDIM 25 steps. The digit model and ``shapes_minilm`` predict eps.
-``shapes_scratch`` predicts v = sqrt(abar) eps - sqrt(1 - abar) x_0 (Salimans & Ho 2022, Sec. 4): where the two objects go
+(:mod:`t2ilib.fidelity`) at classifier-free guidance 3, DDIM 25 steps. The digit model predicts eps. The shapes
+models predict v = sqrt(abar) eps - sqrt(1 - abar) x_0 (Salimans & Ho 2022, Sec. 4): where the two objects go
 is decided at high noise, and there the eps loss weighs an error in x_0 by abar / (1 - abar) (~0.02 at t = 900),
 while the v loss weighs it by 1 / (1 - abar) (~1), so "which object is on the left" is actually trained.
 """
@@ -33,8 +33,7 @@ from t2ilib.train import TrainConfig
 SCHEDULE = dict(name="cosine", num_steps=1000)
 P_UNCOND = 0.1
 SHAPES_MODEL = dict(conditioning="pooled+tokens", max_tokens=24, resolution=32, in_channels=3, channels=(32, 64, 128),
-                    num_res_blocks=1, attention_levels=(2,), query_position=True)
-SHAPES_PREDICTION = {"minilm": "epsilon", "scratch": "v_prediction"}
+                    num_res_blocks=1, attention_levels=(2,), query_position=True, prediction="v_prediction")
 ADAPTER_LAYERS = 2  # trainable 2 x 128 transformer over MiniLM's frozen states (the scratch encoder's size)
 SHAPES_CONFIG = dict(steps=6000, lr=1e-3, warmup_steps=200, lr_schedule="cosine", grad_clip=1.0, ema_decay=0.999,
                      bf16=True, log_every=50, checkpoint_every=250)
@@ -77,8 +76,7 @@ def digit_batches(device, batch: int = DIGIT_BATCH, seed: int = 0, p_uncond: flo
 
 
 def build_shapes(encoder: str) -> TextConditionedUNet:
-    return TextConditionedUNet(encoder, adapter_layers=ADAPTER_LAYERS if encoder == "minilm" else 0,
-                               prediction=SHAPES_PREDICTION[encoder], **SHAPES_MODEL)
+    return TextConditionedUNet(encoder, adapter_layers=ADAPTER_LAYERS if encoder == "minilm" else 0, **SHAPES_MODEL)
 
 
 def build_digit() -> TextConditionedUNet:
