@@ -200,11 +200,11 @@ print(f"'is my object the left/upper one?'  linear probe {acc_linear:.2f}   MLP 
 assert acc_linear < 0.85 and acc_mlp > acc_linear + 0.1
 
 # %% [markdown]
-# The answer is in the frozen states, but not linearly: cross-attention straight on MiniLM cannot bind colours to
-# places reliably (the first 6c model, trained that way, placed the two objects in random order). Imagen's frozen
-# T5-XXL is 200x larger and needs no help; at toy scale the course puts a small **trainable adapter** — 2
-# transformer layers of 128 dimensions (`t2ilib.text_encoders.TextAdapter`) — between the frozen states and the
-# UNet. The language knowledge stays frozen; the adapter learns to compute what the pictures need.
+# The answer is in the frozen states, but not linearly, and cross-attention reads them through linear key and
+# value maps: straight on MiniLM it has little to bind colours to places with (6c shows a second obstacle: the
+# loss weighting). Imagen's frozen T5-XXL is 200x larger and needs no help; at toy scale the course puts a small
+# **trainable adapter** — 2 transformer layers of 128 dimensions (`t2ilib.text_encoders.TextAdapter`) — between
+# the frozen states and the UNet. The language knowledge stays frozen; the adapter learns to compute what the pictures need.
 
 # %% [markdown]
 # ## 3. A text encoder trained from scratch

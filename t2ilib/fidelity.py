@@ -6,6 +6,9 @@
   ``"held_out"`` stream (at least one pair the model never saw).
 * captioned digits: the digit judge's reading equals the digit the caption names.
 
+* word order: :func:`order_sensitivity`, a teacher-forced test of whether a shapes model uses the order of the
+  words at all (true caption vs the same words with the two objects swapped).
+
 ``python -m t2ilib.fidelity`` prints the tables (the chapter's quality numbers come from there).
 """
 
@@ -150,9 +153,12 @@ def main(argv=None) -> None:
     p.add_argument("--steps", type=int, default=25)
     p.add_argument("--threshold", default="static")
     p.add_argument("--device", default=None, help="cpu, cuda or mps (default: best available)")
+    p.add_argument("--order-n", type=int, default=512,
+                   help="two-object renders for the word-order test of shapes models (0: skip it)")
     args = p.parse_args(argv)
-    if args.n < 1 or args.steps < 1:
-        p.error(f"--n and --steps must be positive integers, got {args.n} and {args.steps}")
+    if args.n < 1 or args.steps < 1 or args.order_n < 0:
+        p.error(f"--n and --steps must be positive integers and --order-n >= 0, got {args.n}, {args.steps} and "
+                f"{args.order_n}")
     device = get_device(args.device)
     shapes = [m for m in args.models if not m.startswith("digit")]
     digits = [m for m in args.models if m.startswith("digit")]
@@ -166,6 +172,16 @@ def main(argv=None) -> None:
                 r = shapes_fidelity(model, n_per_group=args.n, guidance=s, steps=args.steps, threshold=args.threshold)
                 print(_table_row([name, s, *(_pct(r[g]) for g in GROUPS), _pct(r["fidelity"]), args.n,
                                   r["seconds"]]), flush=True)
+        print(flush=True)
+    if shapes and args.order_n:
+        steps = (900, 800, 700, 500, 300)
+        print(f"word order (teacher-forced, {args.order_n} two-object renders): fraction of images whose true caption "
+              f"gives a lower loss than the swapped one; 50 % = a bag of words\n")
+        print(_table_row(["model", *(f"t = {t}" for t in steps)]))
+        print(_table_row(["---"] * (len(steps) + 1)), flush=True)
+        for name in shapes:
+            r = order_sensitivity(load_pretrained(name, device), n=args.order_n, timesteps=steps)
+            print(_table_row([name, *(_pct(r[t]["true_better"]) for t in steps)]), flush=True)
         print(flush=True)
     if digits:
         print(_table_row(["model", "guidance", "fidelity", "judge confidence", "samples", "seconds"]))

@@ -79,10 +79,17 @@ def test_generate_bad_prompts_get_a_message_not_a_traceback(tmp_path, capsys):
 
 def test_fidelity_benchmark_prints_its_table():
     r = subprocess.run([sys.executable, "-m", "t2ilib.fidelity", "--models", "digit_text", "shapes_minilm", "--n", "10",
-                        "--steps", "3", "--guidance", "1", "3", "--device", "cpu"],
+                        "--steps", "3", "--guidance", "1", "3", "--device", "cpu", "--order-n", "4"],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
-    rows = [[c.strip() for c in line.strip("|").split("|")] for line in r.stdout.splitlines() if line.startswith("| ")]
+    tables = [[[c.strip() for c in line.strip("|").split("|")] for line in block.splitlines() if line.startswith("| ")]
+              for block in r.stdout.split("\n\n")]
+    tables = [t for t in tables if t]
+    assert [t[0][1] for t in tables] == ["guidance", "t = 900", "guidance"]  # shapes, word order, digits
+    order = tables[1][2:]
+    assert [row[0] for row in order] == ["shapes_minilm"]
+    assert all(0 <= float(c.removesuffix(" %")) <= 100 for c in order[0][1:])
+    rows = tables[0] + tables[2]
     header = rows[0]
     assert header[:2] == ["model", "guidance"] and "held-out, 2 objects" in header
     shapes = [row for row in rows if row[0] == "shapes_minilm"]
@@ -95,6 +102,6 @@ def test_fidelity_benchmark_prints_its_table():
 
 
 def test_fidelity_benchmark_rejects_bad_arguments():
-    r = subprocess.run([sys.executable, "-m", "t2ilib.fidelity", "--n", "0"], capture_output=True, text=True,
-                       timeout=120)
-    assert r.returncode == 2 and "--n" in r.stderr
+    for bad in (["--n", "0"], ["--order-n", "-1"]):
+        r = subprocess.run([sys.executable, "-m", "t2ilib.fidelity", *bad], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2 and bad[0] in r.stderr, bad
