@@ -58,7 +58,7 @@ def _cmd_generate(args) -> int:
         from t2ilib.data.digit_captions import DIGIT_WORDS
 
         name = "digit_text" if set(words(args.prompt)) & {*DIGIT_WORDS, "digit"} or any(c.isdigit() for c in args.prompt) \
-            else "shapes_minilm"
+            else "shapes_scratch"
     if name not in TEXT_MODELS:
         print(f"error: --model: expected auto or one of {list(TEXT_MODELS)}, got {name!r}", file=sys.stderr)
         return 2
@@ -129,7 +129,7 @@ def main(argv=None) -> int:
     s.add_argument("prompt")
     s.add_argument("--out", type=Path, default=Path("generated.png"))
     s.add_argument("--model", default="auto", help="shapes_minilm, shapes_scratch, digit_text, or auto (digits "
-                   "if the prompt names one, else shapes_minilm)")
+                   "if the prompt names one, else shapes_scratch, the better shapes model)")
     s.add_argument("--n", type=int, default=4, help="number of images")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--steps", type=int, default=25, help="DDIM steps")

@@ -50,7 +50,7 @@ def test_generate_writes_images_from_a_caption(tmp_path):
     r = run("generate", "a large red circle left of a small blue square", "--out", str(out), "--n", "2",
             "--steps", "5", "--seed", "1")
     assert r.returncode == 0, r.stderr
-    assert "shapes_minilm" in r.stdout and Image.open(out).size == (2 * 32 + 3, 32 + 2)
+    assert "shapes_scratch" in r.stdout and Image.open(out).size == (2 * 32 + 3, 32 + 2)
     out2 = tmp_path / "digit.png"
     r = run("generate", "a handwritten digit seven", "--out", str(out2), "--n", "1", "--steps", "5",
             "--guidance", "2", "--threshold", "dynamic")
