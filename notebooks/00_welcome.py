@@ -271,7 +271,8 @@ print("attention_mask:\n", enc["attention_mask"])
 #
 # Every chapter trains with `t2ilib.train.Trainer`. You supply three things — a model, a `loss_fn(model, batch)`
 # and a `batch_at(step)` function — and the loop adds what every run needs: progress bars, a loss history, an
-# EMA of the weights, bf16 autocast, gradient clipping, a time budget (`max_minutes`), a clear error if the loss
+# EMA of the weights, the course's precision policy (bf16 autocast where the hardware runs bf16 natively, fp32
+# elsewhere: `t2ilib.precision`), gradient clipping, a time budget (`max_minutes`), a clear error if the loss
 # becomes NaN, and exact resume from a safetensors checkpoint.
 #
 # As a first model we train the course's **digit judge**: a small CNN that tells which digit an image shows.

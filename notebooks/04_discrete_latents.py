@@ -127,7 +127,7 @@ def train_vqvae(restart_every=None, steps=500, seed=0):
                 counts = torch.bincount(model.quantizer(z).indices.flatten(), minlength=64)
                 model.quantizer.restart_dead_codes(z, counts, torch.Generator().manual_seed(step))
 
-    cfg = TrainConfig(steps=steps, lr=2e-3, warmup_steps=20, lr_schedule="cosine", bf16=True, log_every=25,
+    cfg = TrainConfig(steps=steps, lr=2e-3, warmup_steps=20, lr_schedule="cosine", log_every=25,
                       sample_every=25)
     trainer = Trainer(model, vqvae_loss, epoch_batches(train_x, batch_size=128, seed=seed), cfg,
                       sample_fn=on_sample)
@@ -237,7 +237,7 @@ def train_dvae(tau_end, steps=400, seed=0):
     model = DiscreteVAE(channels=1, vocab_size=64, embed_dim=16, width=32).to(device)
     batches = annealed_batches(epoch_batches(train_x, batch_size=128, seed=seed), steps, tau_start=1.0,
                                tau_end=tau_end, kl_weight=1.0, kl_warmup=0)
-    cfg = TrainConfig(steps=steps, lr=2e-3, warmup_steps=20, lr_schedule="cosine", bf16=True, log_every=25)
+    cfg = TrainConfig(steps=steps, lr=2e-3, warmup_steps=20, lr_schedule="cosine", log_every=25)
     trainer = Trainer(model, dvae_loss, batches, cfg)
     trainer.fit()
     return model, trainer.history

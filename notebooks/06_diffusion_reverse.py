@@ -128,13 +128,13 @@ plt.show()
 #
 # The network is a UNet (`t2ilib.nn.UNet`: ResBlocks that read a sinusoidal time embedding, self-attention at 7×7,
 # skip connections; 1.1 M parameters). The objective is Ho et al.'s L_simple: ‖ε − ε_θ(√ᾱ_t x_0 + √(1−ᾱ_t) ε, t)‖²
-# with t uniform. One CPU minute of training (bf16 autocast, EMA of the weights for sampling):
+# with t uniform. One CPU minute of training (EMA of the weights for sampling):
 
 # %%
 seed_everything(0)
 unet = UNet(in_channels=1, channels=(32, 64, 64)).to(device)
 print(f"UNet: {sum(p.numel() for p in unet.parameters()):,} parameters")
-cfg = TrainConfig(steps=150, lr=2e-3, warmup_steps=20, grad_clip=1.0, ema_decay=0.99, bf16=True, log_every=10)
+cfg = TrainConfig(steps=150, lr=2e-3, warmup_steps=20, grad_clip=1.0, ema_decay=0.99, log_every=10)
 trainer = Trainer(unet, diffusion_loss(schedule.to(device)), noised_batches(epoch_batches(train_x, batch_size=128), 1000),
                   cfg)
 t0 = time.perf_counter()
@@ -144,7 +144,7 @@ print(f"{trainer.step} steps in {time.perf_counter() - t0:.0f} s; loss {history.
 assert np.mean(history.loss[-20:]) < 0.5 * history.loss[0]
 
 # %%
-quick_samples = sample(trainer.eval_model, schedule.to(device), (16, 1, 28, 28), steps=25, device=device, bf16=True,
+quick_samples = sample(trainer.eval_model, schedule.to(device), (16, 1, 28, 28), steps=25, device=device,
                        generator=torch.Generator().manual_seed(0), progress=False)
 fig, axes = plt.subplots(1, 2, figsize=(13, 2.6), gridspec_kw=dict(width_ratios=[1, 2.2]))
 plot_loss(history, ax=axes[0])
@@ -162,7 +162,7 @@ plt.show()
 ddpm = load_pretrained("digit_ddpm", device)
 ship_schedule = schedule.to(device)
 t0 = time.perf_counter()
-final, xs, x0s, ts = sample(ddpm, ship_schedule, (8, 1, 28, 28), sampler="ddpm", device=device, bf16=True,
+final, xs, x0s, ts = sample(ddpm, ship_schedule, (8, 1, 28, 28), sampler="ddpm", device=device,
                             generator=torch.Generator().manual_seed(3), return_trajectory=True, progress=False)
 print(f"DDPM, 1000 steps, 8 images: {time.perf_counter() - t0:.1f} s")
 show_at = [0, 100, 200, 300, 400, 500, 700, 999]  # indices into the 1000 steps

@@ -107,7 +107,7 @@ print("mask sums = token counts:", lengths.tolist())
 # %%
 from sentence_transformers import SentenceTransformer
 
-frozen = FrozenPretrainedEncoder(max_tokens=24, bf16=False)
+frozen = FrozenPretrainedEncoder(max_tokens=24, precision="fp32")
 print(f"all-MiniLM-L6-v2: {sum(p.numel() for p in frozen.model.parameters()):,} parameters, all frozen:",
       not any(p.requires_grad for p in frozen.model.parameters()))
 enc = frozen(captions[:2])
@@ -118,7 +118,7 @@ print(f"max |ours - sentence-transformers| = {diff:.1e}")
 assert diff < 1e-5
 
 # padding does not change a caption's states: encode with 12 instead of 24 slots
-short = FrozenPretrainedEncoder(max_tokens=12, bf16=False)(captions[:1])
+short = FrozenPretrainedEncoder(max_tokens=12, precision="fp32")(captions[:1])
 n = int(short.mask.sum())
 pad_diff = (short.states[0, :n] - enc.states[0, :n]).abs().max().item()
 print(f"same caption, 12 vs 24 slots: max state difference {pad_diff:.1e}")
@@ -169,7 +169,7 @@ from t2ilib.data.shapes_captions import COLORS, parse_caption
 from t2ilib.shapes_judge import canonical
 
 tokenizer = pretrained_tokenizer()
-minilm = FrozenPretrainedEncoder(max_tokens=24)  # bf16, the states the 6c models are trained on
+minilm = FrozenPretrainedEncoder(max_tokens=24)  # the course's precision policy, as the 6c models use it
 
 
 def colour_word_states(n, seed, split):

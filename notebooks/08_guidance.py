@@ -81,7 +81,7 @@ assert abs((dropped == NULL).float().mean() - P_UNCOND) < 0.01 and (dropped[drop
 # %% [markdown]
 # ## 2. Train a class-conditional denoiser (about 80 seconds)
 #
-# Chapter 5's UNet with `num_classes=10`, ε-prediction, cosine schedule, bf16 autocast, EMA of the weights.
+# Chapter 5's UNet with `num_classes=10`, ε-prediction, cosine schedule, EMA of the weights.
 
 # %%
 STEPS, BATCH = 1000, 64
@@ -96,7 +96,7 @@ def conditional_batch(step):
 seed_everything(0)
 model = UNet(in_channels=1, channels=(32, 64, 64), attention_levels=(2,), num_classes=10).to(device)
 config = TrainConfig(steps=STEPS, lr=3e-3, warmup_steps=50, lr_schedule="cosine", grad_clip=1.0, ema_decay=0.995,
-                     bf16=True, log_every=25)
+                     log_every=25)
 trainer = Trainer(model, diffusion_loss(schedule.to(device)), noised_batches(conditional_batch, 1000), config)
 trainer.fit()
 print(f"{trainer.step} steps in {trainer.history.wall_seconds:.0f} s; loss {trainer.history.loss[0]:.3f} -> "
@@ -151,7 +151,7 @@ requested = torch.arange(10).repeat_interleave(100)
 
 def draw(scale, labels_, seed=0, steps=10):
     m = guided_model(denoiser, {"y": labels_.to(device)}, {"y": torch.full_like(labels_, NULL).to(device)}, scale)
-    return sample(m, schedule.to(device), (len(labels_), 1, RES, RES), steps=steps, bf16=True,
+    return sample(m, schedule.to(device), (len(labels_), 1, RES, RES), steps=steps,
                   generator=torch.Generator().manual_seed(seed), device=device, progress=False).cpu()
 
 

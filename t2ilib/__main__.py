@@ -6,11 +6,16 @@
     python -m t2ilib train digit_classifier   # retrain one shipped checkpoint from its recipe
     python -m t2ilib train --all              # retrain every shipped checkpoint (make checkpoints)
     python -m t2ilib verify                   # re-measure every shipped checkpoint's recorded metric
+    python -m t2ilib verify --quick           # the same, with the quick checks of sampling-based metrics
+
+``generate``, ``train`` and ``verify`` take ``--precision auto|fp32|bf16`` (default: ``$T2I_PRECISION``, else auto:
+bf16 autocast only where the hardware runs bf16 natively; see :mod:`t2ilib.precision`).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -51,6 +56,7 @@ def _cmd_generate(args) -> int:
     from t2ilib.recipes_text import TEXT_MODELS, check_model_prompt, text_schedule
     from t2ilib.text import words
     from t2ilib.text_to_image import generate
+    from t2ilib.precision import resolve_precision
     from t2ilib.viz import save_grid
 
     name = args.model
@@ -74,11 +80,13 @@ def _cmd_generate(args) -> int:
         return 2
     t0 = time.perf_counter()
     torch.set_grad_enabled(False)
-    images = generate(model, [prompt] * args.n, text_schedule(), guidance=args.guidance, steps=args.steps,
-                      seed=args.seed, threshold=args.threshold)
+    with torch.inference_mode():
+        images = generate(model, [prompt] * args.n, text_schedule(), guidance=args.guidance, steps=args.steps,
+                          seed=args.seed, threshold=args.threshold)
     path = save_grid(images, args.out, nrow=min(args.n, 8))
     print(f"wrote {path}: {args.n} image(s) of {prompt!r} from {name} (guidance {args.guidance}, {args.steps} DDIM "
-          f"steps, seed {args.seed}) in {time.perf_counter() - t0:.1f} s")
+          f"steps, seed {args.seed}, {resolve_precision(None, model.vocab_checksum.device)}) in "
+          f"{time.perf_counter() - t0:.1f} s")
     return 0
 
 
@@ -103,13 +111,20 @@ def _cmd_train(args) -> int:
 def _cmd_verify(args) -> int:
     from t2ilib.recipes import RECIPES, _load_all, checkpoint_path, verify
 
+    from t2ilib.precision import describe_precision
+
     _load_all()
     names = args.recipes or sorted(n for n in RECIPES if checkpoint_path(n).exists())
+    unknown = [n for n in names if n not in RECIPES]
+    if unknown:
+        print(f"error: unknown recipe(s) {unknown}; known: {sorted(RECIPES)}", file=sys.stderr)
+        return 2
+    print(f"re-measuring on cpu, precision {describe_precision(None, 'cpu')}", flush=True)
     failed = 0
     for name in names:
-        recorded, measured, ok = verify(name)
+        recorded, measured, ok = verify(name, quick=args.quick)
         failed += not ok
-        print(f"{name:24s} recorded {recorded:.4f}  measured {measured:.4f}  {'ok' if ok else 'FAILED'}")
+        print(f"{name:24s} recorded {recorded:.4f}  measured {measured:.4f}  {'ok' if ok else 'FAILED'}", flush=True)
     return 1 if failed else 0
 
 
@@ -136,6 +151,7 @@ def main(argv=None) -> int:
     s.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance scale (1 = none)")
     s.add_argument("--threshold", default="static", choices=["static", "dynamic", "none"])
     s.add_argument("--device", default=None)
+    add_precision(s)
     s.set_defaults(fn=_cmd_generate)
     s = sub.add_parser("train", help="train shipped checkpoints from their recipes")
     s.add_argument("recipes", nargs="*")
@@ -143,16 +159,28 @@ def main(argv=None) -> int:
     s.add_argument("--device", default=None, help="cpu, cuda or mps (default: best available)")
     s.add_argument("--max-minutes", type=float, default=None)
     s.add_argument("--out-dir", type=Path, default=None)
+    add_precision(s)
     s.set_defaults(fn=_cmd_train)
     s = sub.add_parser("verify", help="re-measure shipped checkpoints against their manifests")
     s.add_argument("recipes", nargs="*")
+    s.add_argument("--quick", action="store_true", help="the recorded quick check (fewer samples, fp32) for "
+                   "sampling-based metrics, as the test suite runs it")
+    add_precision(s)
     s.set_defaults(fn=_cmd_verify)
     args = p.parse_args(argv)
     if getattr(args, "resolution", 64) < 8 or getattr(args, "n", 1) < 1:
         p.error("--resolution must be >= 8 and --n >= 1")
     if args.command == "generate" and not (1 <= args.steps <= 1000 and args.n <= 64 and args.guidance >= 0):
         p.error("generate: --steps must be in 1..1000, --n in 1..64 and --guidance >= 0")
+    if getattr(args, "precision", None):
+        os.environ["T2I_PRECISION"] = args.precision  # every library call below follows the policy's setting
     return args.fn(args)
+
+
+def add_precision(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"],
+                        help="bf16 autocast or fp32 (default: $T2I_PRECISION, else auto = bf16 only where the "
+                             "hardware runs it natively)")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ def manifest_path(path: str | Path) -> Path:
     return Path(path).with_suffix(".json")
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -86,7 +86,7 @@ def save_checkpoint(path: str | Path, tensors: dict[str, torch.Tensor], manifest
             os.unlink(tmp)
         raise
     full = {"format_version": MANIFEST_VERSION, "sha256": digest, **(manifest or {})}
-    _atomic_write_bytes(manifest_path(path), (json.dumps(full, indent=2, sort_keys=True) + "\n").encode())
+    atomic_write_bytes(manifest_path(path), (json.dumps(full, indent=2, sort_keys=True) + "\n").encode())
     return path
 
 
@@ -109,8 +109,12 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu",
 
 
 def run_info(device: torch.device | str | None = None) -> dict:
-    """Provenance fields every manifest records."""
+    """Provenance fields every manifest records (with the CPU's model and instruction sets on a CPU)."""
+    from t2ilib.precision import cpu_description
+
+    on_cpu = device is not None and torch.device(device).type == "cpu"
     return {"git_commit": git_commit(), "device": str(device) if device is not None else None,
+            **({"cpu": cpu_description()} if on_cpu else {}),
             "torch": torch.__version__, "python": platform.python_version(),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 

@@ -5,7 +5,6 @@
   pairs. Captions come from the ``"test"`` stream (seen pairs, scenes the model never saw) and the
   ``"held_out"`` stream (at least one pair the model never saw).
 * captioned digits: the digit judge's reading equals the digit the caption names.
-
 * word order: :func:`order_sensitivity`, a teacher-forced test of whether a shapes model uses the order of the
   words at all (true caption vs the same words with the two objects swapped).
 
@@ -15,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import torch
@@ -98,13 +98,14 @@ def swapped_caption(scene) -> str:
 
 
 @torch.no_grad()
-def order_sensitivity(model, *, n: int = 128, timesteps=(900, 700, 500), seed: int = 5, split: str = "test") -> dict:
+def order_sensitivity(model, *, n: int = 128, timesteps=(900, 700, 500), seed: int = 5, split: str = "test",
+                      precision: str | None = None) -> dict:
     """Does the model use word *order*, or only which words occur? Teacher-forced, no sampling: noise ``n`` real
     two-object renders to step t and compare the model's own training loss given the true caption and given the
     swapped caption (same words, objects exchanged). Per t: both mean losses and ``true_better``, the fraction of
     images where the true caption gives the lower loss. A bag-of-words model sits at ~0.5; a model that binds
     words to places approaches 1."""
-    from t2ilib.device import autocast
+    from t2ilib.precision import autocast
     from t2ilib.diffusion import q_sample
     from t2ilib.diffusion.parameterization import prediction_target
 
@@ -119,7 +120,7 @@ def order_sensitivity(model, *, n: int = 128, timesteps=(900, 700, 500), seed: i
         eps = torch.randn(x0.shape, generator=g).to(device)
         tt = torch.full((n,), t, device=device)
         x_t, target = q_sample(schedule, x0, tt, eps), prediction_target(schedule, x0, tt, eps, model.prediction)
-        with autocast(device):
+        with autocast(device, precision):
             losses = [(model(x_t, tt, c).float() - target).pow(2).mean((1, 2, 3)) for c in (true, swapped)]
         out[t] = {"loss_true": round(float(losses[0].mean()), 5), "loss_swapped": round(float(losses[1].mean()), 5),
                   "true_better": round(float((losses[0] < losses[1]).float().mean()), 3)}
@@ -144,6 +145,7 @@ def _pct(x: float) -> str:
 
 def main(argv=None) -> None:
     from t2ilib.device import get_device
+    from t2ilib.precision import describe_precision
     from t2ilib.recipes import load_pretrained
 
     p = argparse.ArgumentParser(prog="python -m t2ilib.fidelity", description=__doc__.split("\n")[0])
@@ -153,16 +155,21 @@ def main(argv=None) -> None:
     p.add_argument("--steps", type=int, default=25)
     p.add_argument("--threshold", default="static")
     p.add_argument("--device", default=None, help="cpu, cuda or mps (default: best available)")
+    p.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"],
+                   help="bf16 autocast or fp32 (default: $T2I_PRECISION, else bf16 only where native)")
     p.add_argument("--order-n", type=int, default=512,
                    help="two-object renders for the word-order test of shapes models (0: skip it)")
     args = p.parse_args(argv)
     if args.n < 1 or args.steps < 1 or args.order_n < 0:
         p.error(f"--n and --steps must be positive integers and --order-n >= 0, got {args.n}, {args.steps} and "
                 f"{args.order_n}")
+    if args.precision:
+        os.environ["T2I_PRECISION"] = args.precision
     device = get_device(args.device)
     shapes = [m for m in args.models if not m.startswith("digit")]
     digits = [m for m in args.models if m.startswith("digit")]
-    print(f"prompt fidelity, DDIM {args.steps} steps, {args.threshold} thresholding, device {device}\n", flush=True)
+    print(f"prompt fidelity, DDIM {args.steps} steps, {args.threshold} thresholding, device {device}, precision "
+          f"{describe_precision(None, device)}\n", flush=True)
     if shapes:
         print(_table_row(["model", "guidance", *GROUPS, "mean", "samples per group", "seconds"]))
         print(_table_row(["---"] * (len(GROUPS) + 5)), flush=True)

@@ -3,8 +3,12 @@
 ``python -m t2ilib train NAME`` (or ``make checkpoints`` for all) runs a recipe; it writes
 ``data/checkpoints/NAME.safetensors`` + ``NAME.json`` with the recipe's config and its measured metric. Weights are
 stored as float16 (half the bytes; the course ships them in git) and measured after that rounding.
-``python -m t2ilib verify`` (and the test suite) re-measures each shipped checkpoint and checks that the
-recorded metric still holds.
+``python -m t2ilib verify`` re-measures each shipped checkpoint and checks that the recorded metric still holds.
+
+Sampling-based metrics are expensive on a CPU (the shapes models' fidelity: 800 guided images, minutes). Such a
+recipe also defines ``quick``: smaller evaluation arguments (fewer samples, same seeds and sampler) whose result is
+recorded in the manifest as ``metrics_quick``, measured on the same shipped weights. ``verify(name, quick=True)``
+(``python -m t2ilib verify --quick``, and the test suite) re-measures that, with the recipe's ``quick_tolerance``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import torch
 from t2ilib.checkpoint import load_model, round_weights, run_info, save_model
 from t2ilib.data.paths import checkpoint_dir
 from t2ilib.device import get_device, seed_everything
+from t2ilib.precision import precision_scope, resolve_precision
 from t2ilib.train import TrainConfig, Trainer
 
 
@@ -34,6 +39,8 @@ class Recipe:
     higher_is_better: bool = True
     build_pretrained: Callable[[], torch.nn.Module] | None = None  # what the checkpoint holds, if not build()
     storage_dtype: str = "float16"  # shipped weights at rest; metrics are measured on exactly these (rounded) weights
+    quick: dict | None = None  # evaluate(model, device, **quick): the same metric on fewer samples (see above)
+    quick_tolerance: float | None = None  # absolute, for the quick metric (default: tolerance)
 
 
 RECIPES: dict[str, Recipe] = {}
@@ -76,11 +83,15 @@ def run_recipe(name: str, out_dir: Path | None = None, device: torch.device | st
     trainer = recipe.train(model, device, state, max_minutes)
     final = round_weights(trainer.eval_model, recipe.storage_dtype)  # measure what is shipped, not the fp32 original
     metrics = recipe.evaluate(final, device)
-    save_model(out, final, storage_dtype=recipe.storage_dtype, manifest={"recipe": name, "description": recipe.description, "config": asdict(trainer.config),
-                            "steps": trainer.step, "seed": seed, "wall_time_s": round(time.perf_counter() - t0, 1),
-                            "train_wall_time_s": round(trainer.history.wall_seconds, 1),
-                            "metrics": metrics, "verify": {"metric": recipe.metric, "tolerance": recipe.tolerance},
-                            **run_info(device)})
+    with precision_scope("fp32"):
+        quick = {"metrics_quick": quick_metrics(recipe, final, device)} if recipe.quick else {}
+    manifest = {"recipe": name, "description": recipe.description, "config": asdict(trainer.config),
+                "steps": trainer.step, "seed": seed, "wall_time_s": round(time.perf_counter() - t0, 1),
+                "train_wall_time_s": round(trainer.history.wall_seconds, 1),
+                "metrics": metrics, "verify": {"metric": recipe.metric, "tolerance": recipe.tolerance},
+                "precision": {"train": trainer.precision, "metric": resolve_precision(None, device)}, **quick,
+                **run_info(device)}
+    save_model(out, final, manifest, storage_dtype=recipe.storage_dtype)
     for p in (state, state.with_suffix(".json")):
         p.unlink(missing_ok=True)
     return out
@@ -97,17 +108,52 @@ def load_pretrained(name: str, device: torch.device | str | None = None) -> torc
     return model.eval()
 
 
-def verify(name: str, device: torch.device | str = "cpu") -> tuple[float, float, bool]:
-    """Re-measure a shipped checkpoint: ``(recorded, measured, ok)``."""
+def quick_metrics(recipe: Recipe, model: torch.nn.Module, device) -> dict:
+    """The recipe's metrics under its ``quick`` evaluation arguments, with those arguments and the precision."""
+    device = torch.device(device)
+    return {**recipe.evaluate(model, device, **recipe.quick), "quick": dict(recipe.quick),
+            "precision": resolve_precision(None, device)}
+
+
+def verify(name: str, device: torch.device | str = "cpu", quick: bool = False) -> tuple[float, float, bool]:
+    """Re-measure a shipped checkpoint: ``(recorded, measured, ok)``, in the precision the policy picks (the
+    manifest's ``precision`` says which one the recorded metric was measured in; the tolerance covers both).
+    ``quick``: the cheaper ``metrics_quick`` check for recipes that define one (the full check for the others)."""
     import json
 
     recipe = get_recipe(name)
     manifest = json.loads(checkpoint_path(name).with_suffix(".json").read_text())
-    recorded = manifest["metrics"][recipe.metric]
-    measured = recipe.evaluate(load_pretrained(name, device), torch.device(device))[recipe.metric]
-    ok = (measured >= recorded - recipe.tolerance) if recipe.higher_is_better else \
-        (measured <= recorded + recipe.tolerance)
+    model, device = load_pretrained(name, device), torch.device(device)
+    if quick and recipe.quick:
+        if "metrics_quick" not in manifest:
+            raise ValueError(f"{name}: the manifest has no metrics_quick; record them with "
+                             f"t2ilib.recipes.record_quick_metrics({name!r})")
+        recorded, tolerance = manifest["metrics_quick"][recipe.metric], recipe.quick_tolerance or recipe.tolerance
+        with precision_scope(manifest["metrics_quick"]["precision"]):  # few samples: compare like with like
+            measured = recipe.evaluate(model, device, **recipe.quick)[recipe.metric]
+    else:
+        recorded, tolerance = manifest["metrics"][recipe.metric], recipe.tolerance
+        measured = recipe.evaluate(model, device)[recipe.metric]
+    ok = (measured >= recorded - tolerance) if recipe.higher_is_better else (measured <= recorded + tolerance)
     return recorded, measured, ok
+
+
+def record_quick_metrics(name: str, device: torch.device | str = "cpu") -> dict:
+    """Maintainers: measure a shipped checkpoint's quick metrics (in fp32: the precision every machine runs fast
+    and the test suite re-measures them in) and add them to its manifest."""
+    import json
+
+    from t2ilib.checkpoint import atomic_write_bytes
+
+    recipe = get_recipe(name)
+    if not recipe.quick:
+        raise ValueError(f"{name}: the recipe defines no quick evaluation")
+    path = checkpoint_path(name).with_suffix(".json")
+    manifest = json.loads(path.read_text())
+    with precision_scope("fp32"):
+        manifest["metrics_quick"] = quick_metrics(recipe, load_pretrained(name, device), device)
+    atomic_write_bytes(path, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+    return manifest["metrics_quick"]
 
 
 def default_trainer(model, loss_fn, batch_at, config: TrainConfig, state: Path | None) -> Trainer:

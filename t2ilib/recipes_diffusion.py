@@ -25,7 +25,7 @@ from t2ilib.nn import UNet
 
 DIGIT_DDPM = dict(schedule="cosine", num_steps=1000, prediction="epsilon", batch=128)
 DIGIT_DDPM_CONFIG = dict(steps=4000, lr=1e-3, warmup_steps=100, lr_schedule="cosine", grad_clip=1.0, ema_decay=0.999,
-                         bf16=True, log_every=50, checkpoint_every=250)
+                         log_every=50, checkpoint_every=250)
 EVAL = dict(n=500, sampler="ddim", steps=25, eta=0.0, seed=0)
 
 
@@ -84,19 +84,19 @@ def digit_sample_quality(images: torch.Tensor, judge=None) -> dict:
 
 
 def sample_digits(model, n: int, *, sampler: str = "ddim", steps: int = 25, eta: float = 0.0, seed: int = 0,
-                  device="cpu", batch: int = 500, bf16: bool = True, progress: bool = False) -> tuple[torch.Tensor, float]:
+                  device="cpu", batch: int = 500, precision: str | None = None, progress: bool = False) -> tuple[torch.Tensor, float]:
     """``n`` samples from a digit denoiser and the seconds it took (batches of ``batch``, seeded)."""
     schedule = digit_schedule().to(device)
     g = torch.Generator().manual_seed(seed)
     t0 = time.perf_counter()
     out = [sample(model, schedule, (min(batch, n - i), 1, 28, 28), sampler=sampler, steps=steps, eta=eta,
-                  generator=g, device=device, bf16=bf16, progress=progress) for i in range(0, n, batch)]
+                  generator=g, device=device, precision=precision, progress=progress) for i in range(0, n, batch)]
     return torch.cat(out).cpu(), time.perf_counter() - t0
 
 
-def evaluate_digit_ddpm(model, device) -> dict:
+def evaluate_digit_ddpm(model, device, n: int = EVAL["n"]) -> dict:
     model.eval()
-    images, seconds = sample_digits(model, EVAL["n"], sampler=EVAL["sampler"], steps=EVAL["steps"], eta=EVAL["eta"],
+    images, seconds = sample_digits(model, n, sampler=EVAL["sampler"], steps=EVAL["steps"], eta=EVAL["eta"],
                                     seed=EVAL["seed"], device=device)
     return {**digit_sample_quality(images), "sampler": f"{EVAL['sampler']} {EVAL['steps']} steps, eta {EVAL['eta']}",
             "sample_seconds": round(seconds, 1)}
@@ -104,4 +104,4 @@ def evaluate_digit_ddpm(model, device) -> dict:
 
 register(Recipe(name="digit_ddpm", description="unconditional UNet denoiser on MNIST (eps-prediction, cosine, T=1000)",
                 build=build_digit_ddpm, train=train_digit_ddpm, evaluate=evaluate_digit_ddpm,
-                metric="judge_fid", tolerance=1.0, higher_is_better=False))
+                metric="judge_fid", tolerance=1.0, higher_is_better=False, quick=dict(n=200)))

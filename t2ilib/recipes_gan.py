@@ -15,7 +15,7 @@ from t2ilib.metrics import class_fidelity, judge_fid
 from t2ilib.recipes import Recipe, load_pretrained, register
 
 Z_DIM, WIDTH = 64, 64
-DIGIT_GAN_CONFIG = dict(steps=6000, lr=2e-4, betas=(0.5, 0.999), ema_decay=0.999, bf16=True, log_every=50,
+DIGIT_GAN_CONFIG = dict(steps=6000, lr=2e-4, betas=(0.5, 0.999), ema_decay=0.999, log_every=50,
                         checkpoint_every=500, batch_size=64)
 
 

@@ -22,7 +22,7 @@ from t2ilib.vae import (ConvVAE, DiscreteVAE, annealed_batches, binarize, binari
 DIGIT_VAE_CONFIG = dict(steps=12000, lr=1e-3, warmup_steps=200, lr_schedule="cosine", grad_clip=5.0, log_every=50,
                         checkpoint_every=1000)
 DIGIT_VAE_BATCH = 128
-SHAPES_DVAE_CONFIG = dict(steps=6000, lr=1e-3, warmup_steps=200, lr_schedule="cosine", grad_clip=1.0, bf16=True,
+SHAPES_DVAE_CONFIG = dict(steps=6000, lr=1e-3, warmup_steps=200, lr_schedule="cosine", grad_clip=1.0,
                           log_every=50, checkpoint_every=500)
 SHAPES_DVAE = dict(vocab_size=256, embed_dim=32, width=64, batch=128, tau_start=1.0, tau_end=1 / 16, kl_weight=1.0,
                    kl_warmup=0)  # constant KL weight: warming it up from 0 (as DALL-E does) collapsed the codebook

@@ -117,10 +117,10 @@ class TextConditionedUNet(nn.Module):
 @torch.no_grad()
 def generate(model: TextConditionedUNet, captions: list[str], schedule, *, guidance: float = 3.0, steps: int = 25,
              sampler: str = "ddim", eta: float = 0.0, seed: int = 0, threshold="static", batch: int = 250,
-             bf16: bool = True, resolution: int | None = None, progress: bool = False) -> torch.Tensor:
+             precision: str | None = None, resolution: int | None = None, progress: bool = False) -> torch.Tensor:
     """Images (N, C, R, R) in [-1, 1] for ``captions``, with classifier-free guidance at Imagen/diffusers scale
     ``guidance`` and ``threshold`` = "static" (clip x0_hat to [-1, 1]), "dynamic" (Imagen, p = 99.5 %), a float
-    percentile for dynamic thresholding, or "none"."""
+    percentile for dynamic thresholding, or "none". ``precision``: see :mod:`t2ilib.precision` (None: the policy)."""
     from t2ilib.diffusion import sample
     from t2ilib.diffusion.guidance import dynamic_threshold
 
@@ -145,5 +145,5 @@ def generate(model: TextConditionedUNet, captions: list[str], schedule, *, guida
         chunk = list(captions[i:i + batch])
         out.append(sample(model.guided(chunk, guidance), schedule, (len(chunk), cfg["in_channels"], r, r),
                           sampler=sampler, steps=steps, eta=eta, prediction=model.prediction, clip_x0=clip, generator=g,
-                          device=device, bf16=bf16, progress=progress).cpu())
+                          device=device, precision=precision, progress=progress).cpu())
     return torch.cat(out).clamp(-1, 1)

@@ -4,7 +4,7 @@ Every chapter trains its models with :class:`Trainer`: a chapter supplies a mode
 and a ``batch_at(step)`` function; the loop adds what every run needs:
 
 * ``tqdm.auto`` progress with the running loss, and a loss history;
-* an EMA of the weights (``ema_decay``), bf16 autocast (``bf16``), gradient clipping (``grad_clip``),
+* an EMA of the weights (``ema_decay``), bf16 autocast or fp32 (``precision``, :mod:`t2ilib.precision`), gradient clipping (``grad_clip``),
   linear learning-rate warm-up;
 * a periodic ``sample_fn`` callback (e.g. draw a grid of samples);
 * a clear :class:`NonFiniteLossError` when the loss becomes NaN/inf;
@@ -26,8 +26,8 @@ import torch
 from tqdm.auto import tqdm
 
 from t2ilib.checkpoint import load_checkpoint, load_state_strict, run_info, save_checkpoint
-from t2ilib.device import autocast
 from t2ilib.ema import EMA
+from t2ilib.precision import autocast, check_precision, resolve_precision
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -44,7 +44,7 @@ class TrainConfig:
     lr_schedule: str = "constant"  # or "cosine": decay to 0 at `steps` after warm-up
     grad_clip: float | None = 1.0
     ema_decay: float | None = None
-    bf16: bool = False
+    precision: str | None = None  # None: the course policy (T2I_PRECISION, else bf16 only where native)
     max_minutes: float | None = None
     log_every: int = 10
     sample_every: int | None = None
@@ -62,6 +62,7 @@ class TrainConfig:
         need("ema_decay", self.ema_decay is None or 0 < self.ema_decay < 1, "None or a float in (0, 1)")
         need("max_minutes", self.max_minutes is None or self.max_minutes > 0, "None or a float > 0")
         need("log_every", isinstance(self.log_every, int) and self.log_every > 0, "an int > 0")
+        self.precision = check_precision(self.precision, "precision")
         self.betas = tuple(self.betas)
 
 
@@ -113,6 +114,7 @@ class Trainer:
             raise TypeError(f"config: expected a TrainConfig, got {type(config).__name__}")
         self.model, self.loss_fn, self.batch_at, self.config = model, loss_fn, batch_at, config
         self.device = next(model.parameters()).device
+        self.precision = resolve_precision(config.precision, self.device)  # "fp32" or "bf16", fixed for the run
         self.optimizer = optimizer or torch.optim.AdamW(model.parameters(), lr=config.lr, betas=config.betas,
                                                         weight_decay=config.weight_decay)
         self.ema = EMA(model, config.ema_decay) if config.ema_decay else None
@@ -158,7 +160,7 @@ class Trainer:
         self.model.train()
         for g in self.optimizer.param_groups:
             g["lr"] = self.lr_at(self.step)
-        with autocast(self.device, self.config.bf16):
+        with autocast(self.device, self.precision):
             out = self.loss_fn(self.model, batch)
         loss, logs = out if isinstance(out, tuple) else (out, {})
         if loss.ndim != 0:
@@ -228,7 +230,7 @@ class Trainer:
             for i, s in enumerate(torch.cuda.get_rng_state_all()):
                 tensors[f"rng.cuda.{i}"] = s
         manifest = {"kind": "training_state", "step": self.step, "config": asdict(self.config),
-                    "optimizers": opt_meta, "ema_updates": self.ema.updates if self.ema else None,
+                    "optimizers": opt_meta, "ema_updates": self.ema.updates if self.ema else None, "precision": self.precision,
                     "history": asdict(self.history), "seed": self.seed, **run_info(self.device)}
         json.dumps(manifest)  # fail here, not half-way through writing, if something is not JSON-serialisable
         return save_checkpoint(path, tensors, manifest)

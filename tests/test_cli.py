@@ -38,6 +38,14 @@ def test_verify_passes_on_shipped_checkpoints():
     r = run("verify", "digit_classifier", "digit_vae")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "digit_classifier" in r.stdout and "digit_vae" in r.stdout and r.stdout.count(" ok") == 2
+    assert "precision fp32" in r.stdout or "precision bf16" in r.stdout
+
+
+def test_precision_flag_is_checked():
+    r = run("verify", "digit_classifier", "--precision", "fp16")
+    assert r.returncode == 2 and "--precision: invalid choice: 'fp16'" in r.stderr
+    r = run("verify", "not_a_recipe")
+    assert r.returncode == 2 and "unknown recipe(s) ['not_a_recipe']" in r.stderr
 
 
 def test_data_lists_the_datasets():
@@ -48,8 +56,9 @@ def test_data_lists_the_datasets():
 def test_generate_writes_images_from_a_caption(tmp_path):
     out = tmp_path / "img.png"
     r = run("generate", "a large red circle left of a small blue square", "--out", str(out), "--n", "2",
-            "--steps", "5", "--seed", "1")
+            "--steps", "5", "--seed", "1", "--precision", "fp32")
     assert r.returncode == 0, r.stderr
+    assert "fp32" in r.stdout
     assert "shapes_scratch" in r.stdout and Image.open(out).size == (2 * 32 + 3, 32 + 2)
     out2 = tmp_path / "digit.png"
     r = run("generate", "a handwritten digit seven", "--out", str(out2), "--n", "1", "--steps", "5",

@@ -95,3 +95,17 @@ def test_data_folder_stays_small():
         files = [str(p.relative_to(ROOT)) for p in (ROOT / "data").rglob("*") if p.is_file()]
     total = sum((ROOT / f).stat().st_size for f in files if (ROOT / f).exists())
     assert total < 60e6, f"data/ holds {total / 1e6:.1f} MB"
+
+
+def test_precision_comes_from_the_policy_everywhere():
+    """bf16 autocast is chosen in one place (t2ilib/precision.py); no library module, notebook or recipe turns it
+    on by itself (a hard-coded bf16 is 6-40x slower on CPUs without native bf16)."""
+    offenders = []
+    for path in [*(ROOT / "t2ilib").rglob("*.py"), *(ROOT / "notebooks").glob("*.py")]:
+        if path.name == "precision.py":
+            continue
+        text = path.read_text()
+        for pattern in (r"torch\.autocast\(", r"bf16\s*=\s*True", r"torch\.bfloat16\s*\)", r"\.bfloat16\(\)"):
+            if re.search(pattern, text):
+                offenders.append(f"{path.relative_to(ROOT)}: {pattern}")
+    assert not offenders, offenders

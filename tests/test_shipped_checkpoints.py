@@ -18,11 +18,16 @@ def test_the_judges_are_shipped():
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_checkpoint_matches_its_manifest(name):
+    """Re-measured in the precision the policy picks here (fp32 or bf16); sampling-based metrics via the recipe's
+    quick check (fewer samples, same seeds; ``make verify`` re-measures the full ones)."""
     assert name in RECIPES, f"{name}.safetensors has no recipe: shipped weights must be reproducible"
     _, manifest = load_checkpoint(checkpoint_dir() / f"{name}.safetensors")  # checks the SHA-256
-    for key in ("recipe", "config", "steps", "seed", "wall_time_s", "device", "git_commit", "metrics"):
+    for key in ("recipe", "config", "steps", "seed", "wall_time_s", "device", "git_commit", "metrics", "precision"):
         assert key in manifest, key
-    recorded, measured, ok = verify(name)
+    assert set(manifest["precision"]) == {"train", "metric"} and manifest["precision"]["train"] in ("fp32", "bf16")
+    if RECIPES[name].quick:
+        assert manifest["metrics_quick"]["quick"] == RECIPES[name].quick, "metrics_quick is stale: re-record it"
+    recorded, measured, ok = verify(name, quick=True)
     assert ok, f"{name}: manifest records {recorded}, shipped weights measure {measured}"
 
 
@@ -115,3 +120,18 @@ def test_shapes_scratch_uses_word_order():
 
     r = order_sensitivity(load_pretrained("shapes_scratch", "cpu"), n=128, timesteps=(800,))
     assert r[800]["true_better"] >= 0.75 and r[800]["loss_true"] < r[800]["loss_swapped"], r
+
+
+def test_quick_verification_needs_recorded_quick_metrics(tmp_path, monkeypatch):
+    import shutil
+
+    for suffix in (".safetensors", ".json"):
+        (tmp_path / "checkpoints").mkdir(exist_ok=True)
+        shutil.copy(checkpoint_dir() / f"digit_ddpm{suffix}", tmp_path / "checkpoints" / f"digit_ddpm{suffix}")
+    manifest = json.loads((tmp_path / "checkpoints" / "digit_ddpm.json").read_text())
+    assert manifest["metrics_quick"]["precision"] == "fp32" and manifest["metrics_quick"]["n_samples"] == 200
+    del manifest["metrics_quick"]
+    (tmp_path / "checkpoints" / "digit_ddpm.json").write_text(json.dumps(manifest))
+    monkeypatch.setenv("T2I_DATA_DIR", str(tmp_path))
+    with pytest.raises(ValueError, match="digit_ddpm: the manifest has no metrics_quick; record them with"):
+        verify("digit_ddpm", quick=True)

@@ -25,6 +25,22 @@ def test_course_tokenizer_knows_every_caption_word_and_is_deterministic():
     assert tok("a zebra")["input_ids"][2] == vocab["[UNK]"]
 
 
+def test_shipped_course_vocabulary_is_what_training_gives():
+    """data/course_vocab.json is a cache of a deterministic training run: retraining must give the same ids, and
+    the tokenizer built from the file must tokenize exactly as the trained one."""
+    from t2ilib.text import course_captions, train_word_tokenizer, word_tokenizer_from_vocab
+    from t2ilib.text_to_image import vocabulary_checksum
+
+    trained, shipped = train_word_tokenizer(course_captions()), course_tokenizer()
+    assert shipped.get_vocab() == trained.get_vocab()
+    assert vocabulary_checksum(shipped) == vocabulary_checksum(trained)
+    texts = CAPTIONS + ["A LARGE Red circle, left of a zebra!", "handwritten 7", ""]
+    assert shipped(texts, padding="max_length", max_length=24)["input_ids"] == \
+        trained(texts, padding="max_length", max_length=24)["input_ids"]
+    with pytest.raises(ValueError, match="special tokens"):
+        word_tokenizer_from_vocab({"a": 0})
+
+
 def test_padding_and_attention_masks():
     for tok in (course_tokenizer(), pretrained_tokenizer()):
         b = tokenize(tok, CAPTIONS, 24, "cpu")
@@ -64,11 +80,11 @@ def test_frozen_encoder_equals_sentence_transformers():
     from t2ilib.text import pretrained_model_path
 
     ref = SentenceTransformer(str(pretrained_model_path()), device="cpu").encode(CAPTIONS[:2], convert_to_tensor=True)
-    enc = FrozenPretrainedEncoder(max_tokens=32, bf16=False)(CAPTIONS[:2])
+    enc = FrozenPretrainedEncoder(max_tokens=32, precision="fp32")(CAPTIONS[:2])
     assert torch.allclose(enc.pooled, ref.float(), atol=1e-5)
     assert enc.states.shape == (2, 32, 384) and enc.mask.shape == (2, 32)
     # padding does not change a caption's states (the attention mask hides it)
-    short = FrozenPretrainedEncoder(max_tokens=12, bf16=False)(CAPTIONS[:1])
+    short = FrozenPretrainedEncoder(max_tokens=12, precision="fp32")(CAPTIONS[:1])
     assert torch.allclose(short.states[0, :9], enc.states[0, :9], atol=1e-5)
 
 

@@ -113,7 +113,7 @@ def test_sample_callback_and_periodic_checkpoints(tmp_path):
 
 
 def test_bf16_autocast_trains():
-    t = Trainer(make_model(), loss_fn, BATCHES, TrainConfig(steps=100, lr=3e-3, bf16=True), progress=False)
+    t = Trainer(make_model(), loss_fn, BATCHES, TrainConfig(steps=100, lr=3e-3, precision="bf16"), progress=False)
     h = t.fit()
     assert all(math.isfinite(v) for v in h.loss) and h.loss[-1] < h.loss[0]
 

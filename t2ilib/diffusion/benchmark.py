@@ -1,10 +1,11 @@
 """Measurements behind the diffusion chapters' claims (printed, not asserted).
 
-    python -m t2ilib.diffusion.benchmark throughput   # t2ilib UNet vs a diffusers UNet2DModel of the same size
+    python -m t2ilib.diffusion.benchmark throughput   # t2ilib UNet vs a diffusers UNet2DModel, fp32 and bf16
     python -m t2ilib.diffusion.benchmark samplers     # shipped digit_ddpm: sampler, steps vs time vs quality
 
 ``throughput`` trains both networks on the same noised MNIST batches with the same loss and optimizer, alternating
-between them in timed rounds so that both see the same machine load, and prints images/s and the ratio.
+between them in timed rounds so that both see the same machine load, and prints images/s and the ratio, once per
+precision (default fp32 and bf16 autocast), with the CPU and what the course's precision policy picks on it.
 ``samplers`` draws the same number of samples with each sampler setting from the same seed and prints seconds and
 :func:`t2ilib.recipes_diffusion.digit_sample_quality` (judge FID with its reals-vs-reals floor, confidence, coverage).
 """
@@ -18,9 +19,10 @@ import time
 import torch
 
 from t2ilib.data import epoch_batches, load_dataset
-from t2ilib.device import autocast, get_device
+from t2ilib.device import get_device
 from t2ilib.diffusion import NoiseSchedule, diffusion_loss, noised_batches
 from t2ilib.nn import UNet
+from t2ilib.precision import autocast, check_precision, cpu_description, describe_precision, resolve_precision
 
 
 def diffusers_twin(unet: UNet):
@@ -49,8 +51,10 @@ def n_params(model) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def throughput(rounds: int = 5, steps_per_round: int = 10, batch: int = 128, bf16: bool = True, device=None) -> dict:
+def throughput(rounds: int = 5, steps_per_round: int = 10, batch: int = 128, precision: str | None = None,
+               device=None) -> dict:
     device = device or get_device()
+    precision = resolve_precision(precision, device)
     torch.manual_seed(0)
     ours = UNet().to(device)
     theirs = _DiffusersAdapter(diffusers_twin(ours)).to(device)
@@ -69,7 +73,7 @@ def throughput(rounds: int = 5, steps_per_round: int = 10, batch: int = 128, bf1
             t0 = time.perf_counter()
             for i in range(steps_per_round):
                 b = batches(step + i)
-                with autocast(device, bf16):
+                with autocast(device, precision):
                     loss = loss_fn(model, b)
                 opts[name].zero_grad(set_to_none=True)
                 loss.backward()
@@ -80,7 +84,7 @@ def throughput(rounds: int = 5, steps_per_round: int = 10, batch: int = 128, bf1
                 rates[name].append(steps_per_round * batch / (time.perf_counter() - t0))
         step += steps_per_round
     med = {k: statistics.median(v) for k, v in rates.items()}
-    return {"device": str(device), "bf16": bf16, "params": {k: n_params(m) for k, m in nets.items()},
+    return {"device": str(device), "precision": precision, "params": {k: n_params(m) for k, m in nets.items()},
             "images_per_s": med, "ratio": med["t2ilib UNet"] / med["diffusers UNet2DModel"]}
 
 
@@ -110,18 +114,31 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("what", choices=["throughput", "samplers"])
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--fp32", action="store_true", help="throughput without bf16 autocast")
+    ap.add_argument("--steps-per-round", type=int, default=10)
+    ap.add_argument("--precision", nargs="+", default=["fp32", "bf16"],
+                    help="throughput in each of these (fp32, bf16, auto; default: fp32 bf16)")
     ap.add_argument("--n", type=int, default=1000, help="samples per sampler setting")
     args = ap.parse_args(argv)
+    if args.rounds < 1 or args.steps_per_round < 1 or args.n < 1:
+        ap.error("--rounds, --steps-per-round and --n must be positive integers")
+    try:
+        precisions = [check_precision(p, "--precision") for p in args.precision]
+    except ValueError as e:
+        ap.error(str(e))
+    device = get_device()
+    print(f"device {device}; {cpu_description() if device.type == 'cpu' else torch.cuda.get_device_name(device)}")
+    print(f"the course's precision policy picks: {describe_precision(None, device)}", flush=True)
     if args.what == "throughput":
-        r = throughput(rounds=args.rounds, bf16=not args.fp32)
-        print(f"device {r['device']}, bf16 {r['bf16']}, batch 128 MNIST 28 px, AdamW, median of {args.rounds} rounds")
-        for k, v in r["images_per_s"].items():
-            print(f"  {k:22s} {r['params'][k]:>9,d} params   {v:7.1f} images/s")
-        print(f"  ratio t2ilib / diffusers: {r['ratio']:.2f}")
+        print(f"batch 128 MNIST 28 px, AdamW, median of {args.rounds} rounds of {args.steps_per_round} steps")
+        for p in precisions:
+            r = throughput(rounds=args.rounds, steps_per_round=args.steps_per_round, precision=p, device=device)
+            print(f"{r['precision']}{' (auto)' if p == 'auto' else ''}:")
+            for k, v in r["images_per_s"].items():
+                print(f"  {k:22s} {r['params'][k]:>9,d} params   {v:7.1f} images/s")
+            print(f"  ratio t2ilib / diffusers: {r['ratio']:.2f}", flush=True)
     else:
         print(f"digit_ddpm, {args.n} samples per row, judge FID vs the 4000 MNIST test digits")
-        samplers(n=args.n)
+        samplers(n=args.n, device=device)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 :class:`GANTrainer` is a :class:`t2ilib.train.Trainer` whose model is a :class:`GAN` (generator + discriminator)
 and whose step is the alternating update of Goodfellow et al. 2014, Algorithm 1: ``d_steps`` discriminator
 updates (each on a fresh real batch), then one generator update. Everything else -- progress, history, EMA (of
-the generator), bf16 autocast, lr warm-up/cosine, ``max_minutes`` and exact resume -- comes from the base loop.
+the generator), the precision policy (bf16 autocast or fp32), lr warm-up/cosine, ``max_minutes`` and exact resume -- comes from the base loop.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any, Callable
 import torch
 import torch.nn as nn
 
-from t2ilib.device import autocast
 from t2ilib.ema import EMA
 from t2ilib.gan import losses
+from t2ilib.precision import autocast
 from t2ilib.train import TrainConfig, Trainer
 
 GAN_LOSSES = ("nonsaturating", "saturating", "wgan-gp")
@@ -124,7 +124,7 @@ class GANTrainer(Trainer):
         for batch in batches:  # d_steps discriminator updates, each on its own real batch
             real, cond = split_batch(batch)
             z = torch.randn(real.shape[0], self.model.z_dim, device=real.device)
-            with autocast(self.device, cfg.bf16):
+            with autocast(self.device, self.precision):
                 with torch.no_grad():
                     fake = G(z, *cond)
                 real_logits, fake_logits = D(real, *cond).float(), D(fake, *cond).float()
@@ -138,7 +138,7 @@ class GANTrainer(Trainer):
             self._clip(D)
             self.opt_d.step()
         z = torch.randn(real.shape[0], self.model.z_dim, device=real.device)
-        with autocast(self.device, cfg.bf16):
+        with autocast(self.device, self.precision):
             gen_logits = D(G(z, *cond), *cond).float()
         if wgan:
             g_loss = losses.generator_loss_wgan(gen_logits)
