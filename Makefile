@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 LAB_ARGS ?=
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
-NB_TIMEOUT ?= 600
+NB_TIMEOUT ?= 1500
 
 .PHONY: setup lab test unit nbval notebooks checkpoints verify data clean help
 help:

@@ -149,7 +149,8 @@ assert fid_real < fid_gan < fid_untrained
 # The caption is the smallest text interface possible: a parser maps *"a handwritten digit three"* to the label 3.
 # Chapter 6 replaces it with a learned text encoder. Training such a GAN well takes longer than a notebook should,
 # so we load `digit_gan`, trained by the recipe in `t2ilib/recipes_gan.py` (`python -m t2ilib train digit_gan`:
-# 6000 steps of batch 64, about 8 minutes on a 2-core CPU). Its manifest records how it was made.
+# 6000 steps of batch 64, about 8 minutes on a 2-core CPU with native bf16, several times that on an AVX2-only
+# CPU). Its manifest records how it was made.
 
 # %%
 import json
@@ -209,7 +210,7 @@ for bad in ("a handwritten letter A", "a three or a five"):
         print(e)
 
 # %% [markdown]
-# **What to take away.** A DCGAN learns digit-like images within a couple of CPU minutes, and a judge turns
+# **What to take away.** A DCGAN learns digit-like images within a few hundred steps (minutes on a CPU), and a judge turns
 # "looks OK" into numbers you can compare: what it reads, how confident it is, and a Fréchet distance on its
 # features against a real-data floor. Conditioning on a label — here reached through a caption — is the first
 # step from *an* image to *the* image you asked for. GANs are fast samplers (one forward pass), but their

@@ -170,8 +170,8 @@ assert rep_restart["codes_used"] > rep_plain["codes_used"] and rep_restart["perp
 assert rep_restart["psnr"] > rep_plain["psnr"] > 15
 
 # %% [markdown]
-# Restarting dead codes puts the whole vocabulary to work — every code used, perplexity nearly doubled — and
-# with it the reconstruction improves: a larger effective vocabulary carries more bits per token. (The other standard cure, updating the codebook by an
+# Restarting dead codes puts the whole vocabulary to work — every code used, perplexity about doubled — and
+# with it the reconstruction improves slightly: a larger effective vocabulary carries more bits per token. (The other standard cure, updating the codebook by an
 # exponential moving average of its assigned vectors instead of the codebook loss, is described in the
 # VQ-VAE paper's appendix.)
 #

@@ -284,4 +284,4 @@ for name, extra in variants.items():
 # The text encoders are not in these counts: MiniLM's 22.7 M stay frozen outside the denoiser (and outside its
 # checkpoint); the scratch BERT's 0.4 M — and, on the MiniLM side, the adapter's 0.45 M — train with it.
 #
-# **Next, 6b:** train a class-conditional denoiser in two minutes and guide it.
+# **Next, 6b:** train a class-conditional denoiser in a few minutes and guide it.

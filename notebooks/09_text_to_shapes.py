@@ -154,12 +154,13 @@ assert left_share[tokens.index("red")] > left_share[tokens.index("blue")]  # the
 # ## 4. Fidelity by caption group
 #
 # The numbers that count come from `python -m t2ilib.fidelity` (1000 samples per group; README table). Here a
-# quick re-measurement on 40 captions per group, for both models:
+# quick re-measurement on 16 captions per group (the same captions and seeds as the test suite's quick check), for
+# both models:
 
 # %%
 rows = {}
 for name_, model in models.items():
-    rows[name_] = shapes_fidelity(model, probe, n_per_group=40, guidance=3.0, steps=25, seed=0)
+    rows[name_] = shapes_fidelity(model, probe, n_per_group=16, guidance=3.0, steps=25, seed=0)
     print(name_, {g: rows[name_][g] for g in GROUPS}, f"({rows[name_]['seconds']} s)")
 for name_, m in manifests.items():
     print(f"{name_} recipe measurement ({m['metrics']['n_per_group']} per group):",
