@@ -15,9 +15,10 @@ bf16 autocast only where the hardware runs bf16 natively; see :mod:`t2ilib.preci
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
+
+from t2ilib.precision import add_precision_argument, apply_precision_argument
 
 
 def _cmd_data(args) -> int:
@@ -151,7 +152,7 @@ def main(argv=None) -> int:
     s.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance scale (1 = none)")
     s.add_argument("--threshold", default="static", choices=["static", "dynamic", "none"])
     s.add_argument("--device", default=None)
-    add_precision(s)
+    add_precision_argument(s)
     s.set_defaults(fn=_cmd_generate)
     s = sub.add_parser("train", help="train shipped checkpoints from their recipes")
     s.add_argument("recipes", nargs="*")
@@ -159,28 +160,21 @@ def main(argv=None) -> int:
     s.add_argument("--device", default=None, help="cpu, cuda or mps (default: best available)")
     s.add_argument("--max-minutes", type=float, default=None)
     s.add_argument("--out-dir", type=Path, default=None)
-    add_precision(s)
+    add_precision_argument(s)
     s.set_defaults(fn=_cmd_train)
     s = sub.add_parser("verify", help="re-measure shipped checkpoints against their manifests")
     s.add_argument("recipes", nargs="*")
     s.add_argument("--quick", action="store_true", help="the recorded quick check (fewer samples, fp32) for "
                    "sampling-based metrics, as the test suite runs it")
-    add_precision(s)
+    add_precision_argument(s)
     s.set_defaults(fn=_cmd_verify)
     args = p.parse_args(argv)
     if getattr(args, "resolution", 64) < 8 or getattr(args, "n", 1) < 1:
         p.error("--resolution must be >= 8 and --n >= 1")
     if args.command == "generate" and not (1 <= args.steps <= 1000 and args.n <= 64 and args.guidance >= 0):
         p.error("generate: --steps must be in 1..1000, --n in 1..64 and --guidance >= 0")
-    if getattr(args, "precision", None):
-        os.environ["T2I_PRECISION"] = args.precision  # every library call below follows the policy's setting
+    apply_precision_argument(args)  # every library call below follows it
     return args.fn(args)
-
-
-def add_precision(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"],
-                        help="bf16 autocast or fp32 (default: $T2I_PRECISION, else auto = bf16 only where the "
-                             "hardware runs it natively)")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import torch
@@ -145,7 +144,7 @@ def _pct(x: float) -> str:
 
 def main(argv=None) -> None:
     from t2ilib.device import get_device
-    from t2ilib.precision import describe_precision
+    from t2ilib.precision import add_precision_argument, apply_precision_argument, describe_precision
     from t2ilib.recipes import load_pretrained
 
     p = argparse.ArgumentParser(prog="python -m t2ilib.fidelity", description=__doc__.split("\n")[0])
@@ -155,16 +154,14 @@ def main(argv=None) -> None:
     p.add_argument("--steps", type=int, default=25)
     p.add_argument("--threshold", default="static")
     p.add_argument("--device", default=None, help="cpu, cuda or mps (default: best available)")
-    p.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"],
-                   help="bf16 autocast or fp32 (default: $T2I_PRECISION, else bf16 only where native)")
+    add_precision_argument(p)
     p.add_argument("--order-n", type=int, default=512,
                    help="two-object renders for the word-order test of shapes models (0: skip it)")
     args = p.parse_args(argv)
     if args.n < 1 or args.steps < 1 or args.order_n < 0:
         p.error(f"--n and --steps must be positive integers and --order-n >= 0, got {args.n}, {args.steps} and "
                 f"{args.order_n}")
-    if args.precision:
-        os.environ["T2I_PRECISION"] = args.precision
+    apply_precision_argument(args)
     device = get_device(args.device)
     shapes = [m for m in args.models if not m.startswith("digit")]
     digits = [m for m in args.models if m.startswith("digit")]
