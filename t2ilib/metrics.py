@@ -5,7 +5,8 @@
       d^2 = ||mu_1 - mu_2||^2 + Tr(S_1 + S_2 - 2 (S_1 S_2)^{1/2}).
   With Inception features this is FID; here the features are those of a domain judge (e.g. the digit classifier's
   penultimate layer), so the numbers are comparable within this course, not with published FIDs.
-* :func:`judge_fid` -- that distance between generated and real images, on a judge's features.
+* :func:`judge_fid` -- that distance between generated and real images, on a judge's features (the real images'
+  :func:`judge_statistics` can be computed once and passed instead of the images).
 * :func:`class_fidelity` -- the fraction of class-conditional samples that the judge reads as the requested class.
 * :func:`within_class_spread` -- diversity: the mean distance between two samples of the same class, in judge
   features (divide by the same number for real images: 1 = as varied as the data, 0 = one image per class).
@@ -67,10 +68,17 @@ def judge_features(judge: torch.nn.Module, images: torch.Tensor, batch_size: int
     return out
 
 
-def judge_fid(judge: torch.nn.Module, generated: torch.Tensor, reference: torch.Tensor) -> float:
-    """Frechet distance between generated and reference images on the judge's features (lower is better)."""
-    return frechet_distance(*feature_statistics(judge_features(judge, generated)),
-                            *feature_statistics(judge_features(judge, reference)))
+def judge_statistics(judge: torch.nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and covariance of the judge's features of ``images``: compute a reference set's once, reuse it."""
+    return feature_statistics(judge_features(judge, images))
+
+
+def judge_fid(judge: torch.nn.Module, generated: torch.Tensor,
+              reference: torch.Tensor | tuple[torch.Tensor, torch.Tensor]) -> float:
+    """Frechet distance between generated and reference images on the judge's features (lower is better).
+    ``reference``: real images, or their :func:`judge_statistics`."""
+    ref = reference if isinstance(reference, tuple) else judge_statistics(judge, reference)
+    return frechet_distance(*judge_statistics(judge, generated), *ref)
 
 
 def class_fidelity(judge: torch.nn.Module, images: torch.Tensor, requested: torch.Tensor) -> float:

@@ -7,7 +7,8 @@ from scipy import linalg
 
 from t2ilib.data.digit_captions import DIGIT_WORDS, TEMPLATES, digit_caption, parse_digit_caption
 from t2ilib.judges import ImageClassifier
-from t2ilib.metrics import class_fidelity, feature_statistics, frechet_distance, judge_features, judge_fid, psnr
+from t2ilib.metrics import (class_fidelity, feature_statistics, frechet_distance, judge_features, judge_fid,
+                            judge_statistics, psnr)
 
 
 def _scipy_fid(mu1, s1, mu2, s2):  # the reference formula of pytorch-fid / TTUR
@@ -50,6 +51,7 @@ def test_judge_fid_matches_torchmetrics():
     fid.update((a + 1) / 2, real=True)
     fid.update((b + 1) / 2, real=False)
     assert judge_fid(judge, b, a) == pytest.approx(float(fid.compute()), rel=1e-4)
+    assert judge_fid(judge, b, judge_statistics(judge, a)) == judge_fid(judge, b, a)  # reference computed once
     assert judge_features(judge, a).shape == (300, 32)
 
 

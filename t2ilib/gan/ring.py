@@ -34,8 +34,8 @@ class RingRun:
 def train_ring_gan(name: str, steps: int = 3000, lr_g: float = 1e-3, lr_d: float = 1e-3, seed: int = 0,
                    snapshot_every: int = 500, n_eval: int = 2500, batchnorm_g: bool = False,
                    batchnorm_d: bool = False, minibatch_std: bool = False, spectral_norm: bool = False,
-                   pack: int = 1, progress: bool = True, **config) -> RingRun:
-    """Train G (z in R^16 -> R^2) against D (MLPs, 2 x 128 hidden) on the ring, Adam(0.5, 0.999), batch 256.
+                   pack: int = 1, batch: int = 256, progress: bool = True, **config) -> RingRun:
+    """Train G (z in R^16 -> R^2) against D (MLPs, 2 x 128 hidden) on the ring, Adam(0.5, 0.999), ``batch`` points.
 
     Every ``snapshot_every`` steps, ``n_eval`` samples (fixed noise) are kept and measured with
     :func:`t2ilib.gan.toys.mode_coverage`. Extra keyword arguments go to :class:`GANConfig`
@@ -55,7 +55,7 @@ def train_ring_gan(name: str, steps: int = 3000, lr_g: float = 1e-3, lr_d: float
         run.samples.append(x)
         run.coverage.append(mode_coverage(x, ring_centres(), RING_STD))
 
-    run.trainer = GANTrainer(GAN(G, D, Z_DIM), ring_batches(256, seed=seed), cfg, sample_fn=snapshot,
+    run.trainer = GANTrainer(GAN(G, D, Z_DIM), ring_batches(batch, seed=seed), cfg, sample_fn=snapshot,
                              progress=progress, seed=seed)
     snapshot(run.trainer, 0)
     run.trainer.fit()
