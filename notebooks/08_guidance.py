@@ -15,7 +15,7 @@
 # # Chapter 6b — Classifier-free guidance on captioned digits
 #
 # A conditional denoiser ε_θ(x_t, t, c) can be trained exactly like chapter 5's, with the condition c as an extra
-# input. Sampled plainly, its images are often only *loosely* what c asks for. **Classifier-free guidance**
+# input. Sampled plainly, its images are sometimes only *loosely* what c asks for. **Classifier-free guidance**
 # (Ho & Salimans 2022) fixes that with one trick at training time and one line at sampling time:
 #
 # 1. **condition dropout** — replace c by a "null" condition ∅ for a fraction of the training examples (10 %
@@ -23,9 +23,11 @@
 # 2. **the guided prediction** — at every sampling step, extrapolate from the unconditional towards the
 #    conditional prediction by a scale s > 1.
 #
-# This notebook trains a class-conditional denoiser (the first mechanism of 6a's table) for 1000 short steps, guides
-# it, measures **prompt fidelity** with the digit judge on 1000 samples, plots the fidelity-vs-diversity trade-off,
-# and then drives the course's shipped **captioned-MNIST** model with free text through the frozen MiniLM encoder.
+# This notebook trains a class-conditional denoiser (the first mechanism of 6a's table) briefly, enough to see
+# condition dropout at work and to check the guidance formulas on its predictions. Then it takes the course's
+# shipped **captioned-MNIST** model — trained longer, with the same condition dropout, on captions read by the
+# frozen MiniLM encoder — guides it, measures **prompt fidelity** with the digit judge, plots the
+# fidelity-vs-diversity trade-off, and prompts it in several wordings.
 
 # %%
 import time
@@ -37,7 +39,7 @@ import torch.nn.functional as F
 from t2ilib import get_device, seed_everything
 from t2ilib.data import epoch_batches, load_dataset
 from t2ilib.diffusion import (NoiseSchedule, classifier_free_guidance, diffusion_loss, drop_labels, guidance_scale,
-                              guided_model, noised_batches, sample)
+                              guided_model, noised_batches, q_sample)
 from t2ilib.metrics import judge_features, within_class_spread
 from t2ilib.nn import UNet
 from t2ilib.recipes import load_pretrained
@@ -55,23 +57,14 @@ judge = load_pretrained("digit_classifier", "cpu")
 #
 # Labels 0-9 get a learned embedding added to the time embedding; label 10 is the null condition ∅. With
 # probability p_uncond = 0.1 a training label is replaced by 10 (Ho & Salimans 2022, Algorithm 1). To train
-# fast on a CPU we work at **16 × 16 px** (MNIST downsampled). The judge reads 28 px digits, so 16 px images are
-# upsampled back before judging — and *how* matters: bilinear upsampling blurs strokes enough to fool the judge on
-# one real digit in seven, bicubic keeps it near its 28 px accuracy (measured below). Every judged 16 px image in
-# this notebook goes through `to_judge` (bicubic).
+# fast on a CPU we work at **16 × 16 px** (MNIST downsampled).
 
 # %%
 RES, P_UNCOND, NULL = 16, 0.1, 10
 train_x, train_y = load_dataset("mnist", "train").tensors(device)
 test_x, test_y = load_dataset("mnist", "test").tensors("cpu")
 small = lambda x: F.interpolate(x, size=(RES, RES), mode="bilinear", antialias=True)  # noqa: E731
-to_judge = lambda x: F.interpolate(x, size=(28, 28), mode="bicubic").clamp(-1, 1)  # noqa: E731
 train_x16 = small(train_x)
-accuracy = lambda x: (judge.predict(x).argmax(-1) == test_y).float().mean().item()  # noqa: E731
-acc28, acc16_bilinear, acc16 = accuracy(test_x), accuracy(small(test_x)), accuracy(to_judge(small(test_x)))
-print(f"judge accuracy on the 4000 real test digits: 28 px {acc28:.4f}; at 16 px, upsampled bilinear "
-      f"{acc16_bilinear:.4f}, bicubic {acc16:.4f}")
-assert acc16 > 0.97 and acc16 > acc16_bilinear
 
 labels = torch.arange(10).repeat(2000)
 dropped = drop_labels(labels, P_UNCOND, NULL, torch.Generator().manual_seed(0))
@@ -79,15 +72,13 @@ print(f"fraction of labels replaced by the null label: {(dropped == NULL).float(
 assert abs((dropped == NULL).float().mean() - P_UNCOND) < 0.01 and (dropped[dropped != NULL] == labels[dropped != NULL]).all()
 
 # %% [markdown]
-# ## 2. Train a class-conditional denoiser (1000 steps)
+# ## 2. Train a class-conditional denoiser, briefly
 #
-# About 80 seconds on a 2-core CPU with native bf16; on a 2-core AVX2-only CPU it takes many minutes (the printed
-# time is this run's) — start it and read on.
-#
-# Chapter 5's UNet with `num_classes=10`, ε-prediction, cosine schedule, EMA of the weights.
+# Chapter 5's UNet with `num_classes=10`, at half width (channels 16/32/32), ε-prediction, cosine schedule, EMA of
+# the weights; 120 steps of batch 32 (the printed time is this run's, on whatever CPU runs the notebook).
 
 # %%
-STEPS, BATCH = 1000, 64
+STEPS, BATCH = 120, 32
 batches = epoch_batches(train_x16, train_y, batch_size=BATCH, seed=0)
 
 
@@ -97,18 +88,42 @@ def conditional_batch(step):
 
 
 seed_everything(0)
-model = UNet(in_channels=1, channels=(32, 64, 64), attention_levels=(2,), num_classes=10).to(device)
-config = TrainConfig(steps=STEPS, lr=3e-3, warmup_steps=50, lr_schedule="cosine", grad_clip=1.0, ema_decay=0.995,
-                     log_every=25)
+model = UNet(in_channels=1, channels=(16, 32, 32), attention_levels=(2,), num_classes=10).to(device)
+config = TrainConfig(steps=STEPS, lr=3e-3, warmup_steps=24, grad_clip=1.0, ema_decay=0.99, log_every=10)
 trainer = Trainer(model, diffusion_loss(schedule.to(device)), noised_batches(conditional_batch, 1000), config)
 trainer.fit()
 print(f"{trainer.step} steps in {trainer.history.wall_seconds:.0f} s; loss {trainer.history.loss[0]:.3f} -> "
-      f"{sum(trainer.history.loss[-25:]) / 25:.3f}")
+      f"{sum(trainer.history.loss[-25:]) / 25:.3f} (mean of the last 25)")
 plot_loss(trainer.history)
 plt.show()
 denoiser = trainer.eval_model.eval()
 
 # %% [markdown]
+# Far too short to draw good digits, but enough to see what condition dropout buys. Take 200 held-out test digits, noise them to step t with fixed noise, and ask the network for ε
+# three times: with the right label, with ∅, and with a wrong label (the next digit). One network, trained on
+# both, should predict best with the right label and worst with a wrong one, with its label-free guess ∅ in
+# between:
+
+# %%
+x0 = small(test_x[:200]).to(device)
+y0 = test_y[:200].to(device)
+noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(5)).to(device)
+with torch.no_grad():
+    for t_ in (300, 500):
+        t = torch.full((len(x0),), t_, device=device)
+        x_t = q_sample(schedule.to(device), x0, t, noise)
+        mse = {name: F.mse_loss(denoiser(x_t, t, y_), noise).item()
+               for name, y_ in [("right label", y0), ("null label", torch.full_like(y0, NULL)),
+                                ("wrong label", (y0 + 1) % 10)]}
+        print(f"t = {t_}: " + "   ".join(f"{k} {v:.4f}" for k, v in mse.items()))
+        assert mse["right label"] < mse["null label"] < mse["wrong label"]
+
+# %% [markdown]
+# The gaps are small after 120 steps (a few per cent) but in the right order at both noise levels: the label is
+# already used, and ∅ gives the unconditional prediction that guidance needs. Trained for 1000 steps of batch 64 at
+# full width, the same model reaches about 96 % prompt fidelity at guidance 3 — a run of many minutes on a 2-core
+# AVX2-only CPU — so for the guidance measurements below we use a shipped model that was trained longer.
+#
 # ## 3. The guided prediction, in three conventions
 #
 # Three papers write the same extrapolation with three different weights:
@@ -120,7 +135,7 @@ denoiser = trainer.eval_model.eval()
 # | diffusers `guidance_scale` | ε̃ = ε(x, ∅) + s (ε(x, c) − ε(x, ∅)) | s = 1 |
 #
 # So s = w_Imagen = 1 + w_Ho&Salimans: "guidance 3" in diffusers is w = 2 in Ho & Salimans' paper. Check it on
-# the trained model's real predictions, then check that `guided_model` (one batched forward for both halves)
+# the just-trained model's real predictions, then check that `guided_model` (one batched forward for both halves)
 # computes the same thing:
 
 # %%
@@ -143,93 +158,97 @@ with torch.no_grad():
     assert torch.allclose(classifier_free_guidance(eps_c, eps_u, 1.0), eps_c)
 
 # %% [markdown]
-# ## 4. Fidelity at 1000 samples
-#
-# **Prompt fidelity** = the fraction of samples the digit judge reads as the requested digit. 100 of each digit,
-# DDIM 10 steps, guidance s = 3 (for s = 1, no guidance, see the sweep below):
-
-# %%
-requested = torch.arange(10).repeat_interleave(100)
-
-
-def draw(scale, labels_, seed=0, steps=10):
-    m = guided_model(denoiser, {"y": labels_.to(device)}, {"y": torch.full_like(labels_, NULL).to(device)}, scale)
-    return sample(m, schedule.to(device), (len(labels_), 1, RES, RES), steps=steps,
-                  generator=torch.Generator().manual_seed(seed), device=device, progress=False).cpu()
-
-
-t0 = time.perf_counter()
-images = draw(3.0, requested)
-fidelity = (judge.predict(to_judge(images)).argmax(-1) == requested).float().mean().item()
-print(f"guidance s = 3: fidelity {fidelity:.3f} on {len(requested)} samples ({time.perf_counter() - t0:.1f} s); "
-      f"the judge on real 16 px digits: {acc16:.3f}")
-show_grid(images[::50][:20], nrow=10, title="s = 3: two of each digit")
-plt.show()
-assert fidelity >= 0.95
-
-# %% [markdown]
-# One run of a short training, so read the number with care: the same 1000 steps gave 97.9 % in bf16 on a CPU
-# with native bf16 and 95.7 % in fp32 on a 2-core AVX2-only CPU (precision and kernels change the trained weights
-# a little); the judge itself reads *real* 16 px digits at 97.6 %. The check above asks for 95 %.
-#
-# ## 5. Fidelity vs diversity
-#
-# Guidance is not free. As s grows, samples crowd towards the most "typical" digit of their class. Measure
-# **diversity** as the mean distance between two samples of the same digit in the judge's feature space, divided
-# by the same number for real test digits (1 = as varied as the data):
-
-# %%
-sweep_labels = torch.arange(10).repeat_interleave(20)
-real_spread = within_class_spread(judge_features(judge, to_judge(small(test_x[:2000]))), test_y[:2000])
-scales, fid_s, div_s, grids = (1.0, 2.0, 3.0, 5.0, 9.0), [], [], []
-for s in scales:
-    images = draw(s, sweep_labels, seed=1)
-    fid_s.append((judge.predict(to_judge(images)).argmax(-1) == sweep_labels).float().mean().item())
-    div_s.append(within_class_spread(judge_features(judge, to_judge(images)), sweep_labels) / real_spread)
-    grids.append(images[sweep_labels == 8][:10])
-    print(f"s = {s:3.0f}: fidelity {fid_s[-1]:.3f}   diversity {div_s[-1]:.3f}")
-fig, axes = plt.subplots(1, 2, figsize=(13, 3.6), gridspec_kw={"width_ratios": [1, 1.6]})
-axes[0].plot(div_s, fid_s, "o-")
-for s, d, f in zip(scales, div_s, fid_s):
-    axes[0].annotate(f"s={s:g}", (d, f), textcoords="offset points", xytext=(4, -10))
-axes[0].set(xlabel="diversity (within-digit spread / real)", ylabel="fidelity", title="guidance sweep")
-show_grid(torch.cat(grids), nrow=10, ax=axes[1], title="ten 8s at s = " + ", ".join(f"{s:g}" for s in scales))
-plt.tight_layout()
-plt.show()
-assert div_s[-1] < div_s[0] and fid_s[2] > fid_s[0]
-
-# %% [markdown]
-# The curve is the trade-off of Ho & Salimans' Fig. 1 and of every text-to-image system's "guidance" knob:
-# more guidance, fewer wrong digits, less variety (the 8s at high s look alike and grow heavy). Fidelity rises
-# from s = 1 to s = 5 here and is flat after that (s = 9 scored a little below s = 5 on these 200 samples: one run,
-# within its noise); diversity keeps falling.
-#
-# ## 6. Captions instead of labels: the shipped captioned-MNIST model
+# ## 4. Fidelity, on the shipped captioned-MNIST model
 #
 # A class embedding only knows its ten labels. The course's `digit_text` model (recipe in
 # `t2ilib/recipes_text.py`) reads captions instead: the frozen MiniLM encodes "a handwritten digit seven" or
 # "handwritten 7", and the UNet gets the pooled vector (added to the time embedding) and the token states
-# (cross-attention). Its null condition is the empty caption "". It was trained at 28 px for 4000 steps; its
-# manifest records the fidelity the recipe measured:
+# (cross-attention). It was trained at 28 px for 4000 steps with the same condition dropout (p_uncond = 0.1); its
+# null condition is the empty caption "". Its manifest records the fidelity the recipe measured (500 captions,
+# 25 DDIM steps).
+#
+# **Prompt fidelity** = the fraction of samples the digit judge reads as the requested digit. Here: 50 captions made
+# the way the recipe makes them (five of each digit, templates mixed), guidance s = 3, and only 5 DDIM steps to keep the
+# notebook quick (chapter 5: coarse, but recognisable digits); for s = 1, no guidance, see the sweep below.
 
 # %%
 from t2ilib.checkpoint import load_checkpoint
+from t2ilib.data.digit_captions import parse_digit_caption
 from t2ilib.data.paths import checkpoint_dir
+from t2ilib.fidelity import digit_captions
 from t2ilib.recipes_text import text_schedule
 from t2ilib.text_to_image import generate
 
 digit_text = load_pretrained("digit_text", device)
 manifest = load_checkpoint(checkpoint_dir() / "digit_text.safetensors")[1]
 print("recorded by the recipe:", manifest["metrics"], f"| trained {manifest['train_wall_time_s'] / 60:.0f} min")
+assert manifest["metrics"]["fidelity"] >= 0.995
+
+captions = digit_captions(50)
+requested = torch.tensor([parse_digit_caption(c) for c in captions])
+
+
+def draw(scale, steps=5, seed=0):
+    return generate(digit_text, captions, text_schedule(), guidance=scale, steps=steps, seed=seed)
+
+
+t0 = time.perf_counter()
+samples = {3.0: draw(3.0)}
+fidelity = (judge.predict(samples[3.0]).argmax(-1) == requested).float().mean().item()
+print(f"guidance s = 3: fidelity {fidelity:.3f} on {len(captions)} samples ({time.perf_counter() - t0:.1f} s)")
+show_grid(samples[3.0][:20], nrow=10, title="s = 3: " + " | ".join(captions[:3]) + " | ...")
+plt.show()
+assert fidelity >= 0.95
+
+# %% [markdown]
+# ## 5. Fidelity vs diversity
+#
+# Guidance is not free. As s grows, samples crowd towards the most "typical" digit of their class. Measure
+# **diversity** as the mean distance between two samples of the same digit in the judge's feature space, divided
+# by the same number for real test digits (1 = as varied as the data). The same 50 captions and seed at every s
+# (s = 3 reuses the samples above):
+
+# %%
+real_spread = within_class_spread(judge_features(judge, test_x[:1000]), test_y[:1000])
+scales, fid_s, div_s, grids = (1.0, 2.0, 3.0, 5.0, 9.0), [], [], []
+for s in scales:
+    images = samples[s] if s in samples else draw(s)
+    fid_s.append((judge.predict(images).argmax(-1) == requested).float().mean().item())
+    div_s.append(within_class_spread(judge_features(judge, images), requested) / real_spread)
+    grids.append(images[requested == 8])
+    print(f"s = {s:3.0f}: fidelity {fid_s[-1]:.3f}   diversity {div_s[-1]:.3f}")
+fig, axes = plt.subplots(1, 2, figsize=(13, 3.6), gridspec_kw={"width_ratios": [1, 1.6]})
+axes[0].plot(div_s, fid_s, "o-")
+for s, d, f in zip(scales, div_s, fid_s):
+    axes[0].annotate(f"s={s:g}", (d, f), textcoords="offset points", xytext=(4, -10))
+axes[0].set(xlabel="diversity (within-digit spread / real)", ylabel="fidelity", title="guidance sweep")
+show_grid(torch.cat(grids), nrow=5, ax=axes[1], title="five 8s per row, at s = " + ", ".join(f"{s:g}" for s in scales))
+plt.tight_layout()
+plt.show()
+assert div_s[-1] < div_s[0] and fid_s[2] > fid_s[0]
+
+# %% [markdown]
+# The curve is the trade-off of Ho & Salimans' Fig. 1 and of every text-to-image system's "guidance" knob:
+# more guidance, fewer wrong digits, less variety (the 8s at high s look alike and grow heavy). This model was
+# trained long enough that fidelity is already high without guidance (94 % at s = 1, one run of 50 samples, so
+# each sample is 2 %) and reaches 100 % at s = 3. Diversity starts above 1 — unguided samples spread more than
+# real digits, a few of them malformed enough for the judge to misread — falls steeply up to s = 3 and levels off
+# beyond s = 5 (0.79 vs 0.77 at s = 9: within the noise of 50 samples).
+#
+# ## 6. Prompts in different wordings
+#
+# The same digit asked for in the caption templates' different wordings — as a word or as a numeral. Four samples
+# per prompt, guidance 3, 10 DDIM steps:
+
+# %%
 prompts = ["a handwritten digit seven", "handwritten 7", "the digit two", "a four written by hand", "a zero"]
 t0 = time.perf_counter()
-images = generate(digit_text, [p for p in prompts for _ in range(6)], text_schedule(), guidance=3.0, steps=25, seed=0)
+images = generate(digit_text, [p for p in prompts for _ in range(4)], text_schedule(), guidance=3.0, steps=10, seed=0)
 print(f"{len(images)} images in {time.perf_counter() - t0:.1f} s")
-show_grid(images, nrow=6, title=" | ".join(prompts), scale=0.8)
+show_grid(images, nrow=4, title=" | ".join(prompts), scale=0.8)
 plt.show()
-read = judge.predict(images).argmax(-1).view(len(prompts), 6)
+read = judge.predict(images).argmax(-1).view(len(prompts), 4)
 print("judge reads:", {p: r.tolist() for p, r in zip(prompts, read)})
-assert manifest["metrics"]["fidelity"] >= 0.995
 
 # %% [markdown]
 # **Next, 6c:** captions with two objects, colours, sizes and spatial relations — where a pooled vector is not
