@@ -32,8 +32,8 @@
 # ## Three ways to use each chapter
 #
 # 1. **Quick, on a CPU (the default).** Every notebook trains its models briefly in front of you, so you see the
-#    loop working and the loss going down: a minute or two per notebook on a CPU with native bf16, and today up
-#    to about ten minutes on a 2-core AVX2-only laptop CPU (each notebook prints the times it measured).
+#    loop working and the loss going down: one to two minutes per notebook even on a 2-core AVX2-only laptop
+#    CPU, three for chapter 1a's GAN runs (each notebook prints the times it measured).
 # 2. **Shipped checkpoints.** Quality takes longer than a notebook should. Each chapter then loads a checkpoint
 #    from `data/checkpoints/` that a *recipe in this repository* trained for longer, and says so. You can retrain
 #    any of them yourself: `make checkpoints`, or `python -m t2ilib train NAME`.

@@ -272,7 +272,8 @@ assert abs(sat["nonsaturating", "SGD"][0][-1] - 6) < 1.5                        
 # everything on one mode has perfect quality and covers 1/8 of the data: *mode collapse*. Nothing in the game
 # forbids it — for a fixed D, G's best response is to put all its mass where D(x) is largest.
 #
-# First run: a discriminator that learns faster than the generator (lr 1e-3 vs 3e-4), 3000 steps of Adam.
+# First run: a discriminator that learns faster than the generator (lr 1e-3 vs 3e-4), 3000 steps of Adam on
+# batches of 256 points.
 
 # %%
 collapse = train_ring_gan("D faster: lr_g 3e-4, lr_d 1e-3", lr_g=3e-4, lr_d=1e-3)

@@ -99,10 +99,10 @@ plt.show()
 denoiser = trainer.eval_model.eval()
 
 # %% [markdown]
-# Far too short to draw good digits, but enough to see what condition dropout buys. Take 200 held-out test digits, noise them to step t with fixed noise, and ask the network for ε
-# three times: with the right label, with ∅, and with a wrong label (the next digit). One network, trained on
-# both, should predict best with the right label and worst with a wrong one, with its label-free guess ∅ in
-# between:
+# Far too short to draw good digits, but enough to see what condition dropout buys. Take 200 held-out test
+# digits, noise them to step t with fixed noise, and ask the network for ε three times: with the right label, with
+# ∅, and with a wrong label (the next digit). One network, trained on both, should predict best with the right
+# label and worst with a wrong one, with its label-free guess ∅ in between:
 
 # %%
 x0 = small(test_x[:200]).to(device)
@@ -120,9 +120,9 @@ with torch.no_grad():
 
 # %% [markdown]
 # The gaps are small after 120 steps (a few per cent) but in the right order at both noise levels: the label is
-# already used, and ∅ gives the unconditional prediction that guidance needs. Trained for 1000 steps of batch 64 at
-# full width, the same model reaches about 96 % prompt fidelity at guidance 3 — a run of many minutes on a 2-core
-# AVX2-only CPU — so for the guidance measurements below we use a shipped model that was trained longer.
+# already used, and ∅ gives the unconditional prediction that guidance needs. Drawing the requested digit reliably
+# takes far longer training (thousands of steps at full width: many minutes on a 2-core AVX2-only CPU), so for the
+# guidance measurements below we use a shipped model that was trained that long.
 #
 # ## 3. The guided prediction, in three conventions
 #

@@ -185,3 +185,12 @@ def test_packing_and_minibatch_std_shapes():
     assert d(torch.randn(32, 2)).shape == (8,)
     with pytest.raises(ValueError, match="pack"):
         d(torch.randn(30, 2))
+
+
+def test_ring_benchmark_prints_its_settings(capsys):
+    from t2ilib.gan import benchmark
+
+    benchmark.main(["--seeds", "1", "--steps", "10", "--batch", "32"])
+    out = capsys.readouterr().out
+    assert out.startswith("10 steps of batch 32, seeds 0-0")
+    assert all(name in out for name in benchmark.SETTINGS)

@@ -28,11 +28,14 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--batch", type=int, default=256, help="points per batch, real and fake (chapter 1a uses 256)")
     args = ap.parse_args(argv)
+    print(f"{args.steps} steps of batch {args.batch}, seeds 0-{args.seeds - 1}")
     print(f"{'setting':36s} {'modes covered (per seed)':>26s} {'mean':>5s}  {'high quality':>20s} {'mean':>5s}  time")
     for name, kw in SETTINGS.items():
         t = time.perf_counter()
-        finals = [train_ring_gan(name, steps=args.steps, seed=s, snapshot_every=args.steps, progress=False, **kw).final
+        finals = [train_ring_gan(name, steps=args.steps, seed=s, snapshot_every=args.steps, batch=args.batch,
+                                 progress=False, **kw).final
                   for s in range(args.seeds)]
         modes = [f["modes_covered"] for f in finals]
         hq = [f["high_quality"] for f in finals]
