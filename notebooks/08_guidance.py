@@ -229,9 +229,9 @@ assert div_s[-1] < div_s[0] and fid_s[2] > fid_s[0]
 
 # %% [markdown]
 # The curve is the trade-off of Ho & Salimans' Fig. 1 and of every text-to-image system's "guidance" knob:
-# more guidance, fewer wrong digits, less variety (the 8s at high s look alike and grow heavy). This model was
-# trained long enough that fidelity is already high without guidance (94 % at s = 1, one run of 50 samples, so
-# each sample is 2 %) and reaches 100 % at s = 3. Diversity starts above 1 — unguided samples spread more than
+# more guidance, fewer wrong digits, less variety (in the grid the change is subtle: each column keeps its 8).
+# This model was trained long enough that fidelity is already high without guidance (94 % at s = 1, one run of 50
+# samples, so each sample is 2 %) and reaches 100 % at s = 3. Diversity starts above 1 — unguided samples spread more than
 # real digits, a few of them malformed enough for the judge to misread — falls steeply up to s = 3 and levels off
 # beyond s = 5 (0.79 vs 0.77 at s = 9: within the noise of 50 samples).
 #
