@@ -194,3 +194,13 @@ def test_ring_benchmark_prints_its_settings(capsys):
     out = capsys.readouterr().out
     assert out.startswith("10 steps of batch 32, seeds 0-0")
     assert all(name in out for name in benchmark.SETTINGS)
+
+
+def test_ring_gans_train_in_fp32_whatever_the_policy(monkeypatch):
+    from t2ilib.gan.ring import train_ring_gan
+
+    monkeypatch.setenv("T2I_PRECISION", "bf16")
+    run = train_ring_gan("t", steps=2, snapshot_every=2, n_eval=16, batch=8, progress=False)
+    assert run.trainer.precision == "fp32"
+    assert train_ring_gan("t", steps=1, snapshot_every=1, n_eval=16, batch=8, progress=False,
+                          precision="bf16").trainer.precision == "bf16"
