@@ -18,7 +18,7 @@ import torch
 
 from t2ilib.data import epoch_batches, load_dataset
 from t2ilib.diffusion import NoiseSchedule, diffusion_loss, noised_batches, sample
-from t2ilib.metrics import feature_statistics, frechet_distance, judge_features
+from t2ilib.metrics import judge_fid, judge_statistics
 from t2ilib.recipes import Recipe, default_trainer, load_pretrained, register
 from t2ilib.train import TrainConfig
 from t2ilib.nn import UNet
@@ -53,7 +53,7 @@ _REFERENCE: dict[str, tuple] = {}
 def _reference_stats(judge) -> tuple[torch.Tensor, torch.Tensor]:
     """Judge-feature statistics of all 4000 MNIST test digits (the FID reference), computed once."""
     if "test" not in _REFERENCE:
-        _REFERENCE["test"] = feature_statistics(judge_features(judge, load_dataset("mnist", "test").tensors("cpu")[0]))
+        _REFERENCE["test"] = judge_statistics(judge, load_dataset("mnist", "test").tensors("cpu")[0])
     return _REFERENCE["test"]
 
 
@@ -67,12 +67,12 @@ def digit_sample_quality(images: torch.Tensor, judge=None) -> dict:
     judge = judge or load_pretrained("digit_classifier", "cpu")
     images = images.detach().float().cpu().clamp(-1, 1)
     ref = _reference_stats(judge)
-    fid = frechet_distance(*feature_statistics(judge_features(judge, images)), *ref)
+    fid = judge_fid(judge, images, ref)
     key = f"floor{len(images)}"
     if key not in _REFERENCE:
         reals = load_dataset("mnist", "train").tensors("cpu")[0]
         idx = torch.randperm(len(reals), generator=torch.Generator().manual_seed(0))[:len(images)]
-        _REFERENCE[key] = frechet_distance(*feature_statistics(judge_features(judge, reals[idx])), *ref)
+        _REFERENCE[key] = judge_fid(judge, reals[idx], ref)
     probs = judge.predict(images)  # class probabilities
     counts = torch.bincount(probs.argmax(-1), minlength=10).float()
     freq = counts / counts.sum()
