@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import time
 
+import torch
+
 from t2ilib.gan.ring import train_ring_gan
 
 SETTINGS = {
@@ -30,7 +32,8 @@ def main(argv=None) -> None:
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--batch", type=int, default=256, help="points per batch, real and fake (chapter 1a uses 256)")
     args = ap.parse_args(argv)
-    print(f"{args.steps} steps of batch {args.batch}, seeds 0-{args.seeds - 1}")
+    print(f"{args.steps} steps of batch {args.batch}, seeds 0-{args.seeds - 1}, {torch.get_num_threads()} torch threads "
+          "(BatchNorm runs depend on it: its sums are ordered differently)")
     print(f"{'setting':36s} {'modes covered (per seed)':>26s} {'mean':>5s}  {'high quality':>20s} {'mean':>5s}  time")
     for name, kw in SETTINGS.items():
         t = time.perf_counter()
