@@ -41,7 +41,7 @@ test: setup
 	  --nbval-cell-timeout=$(NB_TIMEOUT) -p no:cacheprovider tests notebooks/
 
 # Rebuild every notebook from its jupytext source (notebooks/*.py) and execute it in place, $(JOBS) at a time
-# (one torch thread each when JOBS > 1); `make notebooks NB=01` rebuilds only the notebooks whose name starts with 01.
+# (one torch thread each when JOBS > 1); `make notebooks NB=06c` rebuilds chapter 6c's notebook, NB=06 all of chapter 6 (file names start with the chapter).
 NB ?=
 notebooks: setup
 	@ls notebooks/$(NB)*.py | grep -E '^notebooks/[0-9]' | $(THREADS) xargs -P $(JOBS) -I{} sh -c '\

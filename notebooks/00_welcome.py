@@ -18,22 +18,26 @@
 # model for real on a laptop CPU, offline**. By the end you will type a caption such as
 # *"a red circle left of a blue square"* and get an image from models you trained yourself.
 #
-# | # | chapter | the idea you leave with |
-# |---|---|---|
-# | 0 | welcome & data (this notebook) | images as tensors, captions, the training loop |
-# | 1 | GAN minimax | generation as a two-player game |
-# | 2 | VAE ELBO | a likelihood lower bound you can optimise |
-# | 3 | discrete latents | images as grids of tokens (VQ-VAE, DALL-E's dVAE) |
-# | 4–5 | diffusion forward & reverse | noising in closed form; DDPM and DDIM sampling |
-# | 6 | text conditioning | tokenizers, text encoders, cross-attention, classifier-free guidance |
-# | 7–9 | mini DALL-E, DALL-E 2, Imagen | the real systems, in miniature |
-# | 10 | evaluation | FID, precision/recall, prompt fidelity |
+# | # | chapter | notebook | the idea you leave with |
+# |---|---|---|---|
+# | 0 | welcome & data | `00_welcome` (this one) | images as tensors, captions, the training loop |
+# | 1a | GAN minimax | `01a_gan_minimax` | generation as a two-player game |
+# | 1b | DCGAN & a caption-driven GAN | `01b_dcgan` | convolutional GANs, grading samples with a judge |
+# | 2 | VAE ELBO | `02_vae_elbo` | a likelihood lower bound you can optimise |
+# | 3 | discrete latents | `03_discrete_latents` | images as grids of tokens (VQ-VAE, DALL-E's dVAE) |
+# | 4 | diffusion forward | `04_diffusion_forward` | noising in closed form, schedules |
+# | 5 | diffusion reverse | `05_diffusion_reverse` | DDPM and DDIM sampling |
+# | 6a | text encoders | `06a_text_encoders` | tokenizers, text encoders, cross-attention |
+# | 6b | classifier-free guidance | `06b_guidance` | steering a conditional model |
+# | 6c | text to image | `06c_text_to_shapes` | captions to pictures, and measuring whether they match |
+# | 7–9 | mini DALL-E, DALL-E 2, Imagen | (coming) | the real systems, in miniature |
+# | 10 | evaluation | (coming) | FID, precision/recall, prompt fidelity |
 #
 # ## Three ways to use each chapter
 #
 # 1. **Quick, on a CPU (the default).** Every notebook trains its models briefly in front of you, so you see the
 #    loop working and the loss going down: one to two minutes per notebook even on a 2-core AVX2-only laptop
-#    CPU, three for chapter 1a's GAN runs (each notebook prints the times it measured).
+#    CPU.
 # 2. **Shipped checkpoints.** Quality takes longer than a notebook should. Each chapter then loads a checkpoint
 #    from `data/checkpoints/` that a *recipe in this repository* trained for longer, and says so. You can retrain
 #    any of them yourself: `make checkpoints`, or `python -m t2ilib train NAME`.

@@ -109,3 +109,23 @@ def test_precision_comes_from_the_policy_everywhere():
             if re.search(pattern, text):
                 offenders.append(f"{path.relative_to(ROOT)}: {pattern}")
     assert not offenders, offenders
+
+
+def _chapter(stem: str) -> str:
+    """'06c_text_to_shapes' -> '6c', '00_welcome' -> '0': the chapter a notebook file belongs to."""
+    m = re.fullmatch(r"(\d\d)([a-z]?)_[a-z0-9_]+", stem)
+    assert m, f"notebook file name {stem!r}: expected <two-digit chapter><optional letter>_<name>"
+    return f"{int(m.group(1))}{m.group(2)}"
+
+
+def test_notebook_files_are_named_by_their_chapter_in_readme_and_chapter_0_map():
+    readme = (ROOT / "README.md").read_text()
+    readme_rows = dict(re.findall(r"^\| (\d+[a-z]?) \| \[[^\]]+\]\(notebooks/([^)]+)\.ipynb\)", readme, re.M))
+    welcome = (ROOT / "notebooks" / "00_welcome.py").read_text()
+    map_rows = dict(re.findall(r"^# \| (\d+[a-z]?) \| [^|]+ \| `([^`]+)`", welcome, re.M))
+    stems = {nb.stem: _chapter(nb.stem) for nb in NOTEBOOKS}
+    assert readme_rows == {chapter: stem for stem, chapter in stems.items()}, "README syllabus vs notebook files"
+    assert map_rows == readme_rows, "chapter 0's map vs README syllabus"
+    for stem, chapter in stems.items():  # a notebook's title names its chapter
+        title = next(l for l in (ROOT / "notebooks" / f"{stem}.py").read_text().splitlines() if l.startswith("# # "))
+        assert title.startswith(f"# # Chapter {chapter} "), (stem, title)

@@ -32,7 +32,7 @@
 # 5. three pieces of GAN lore — label smoothing, learning-rate balance, BatchNorm in D vs G — each checked by a
 #    run or a computation.
 #
-# Chapter 1b (`02_dcgan`) then trains convolutional GANs on MNIST and a caption-driven conditional GAN.
+# Chapter 1b (`01b_dcgan`) then trains convolutional GANs on MNIST and a caption-driven conditional GAN.
 # Everything here runs on a laptop CPU in under two minutes (measured on a 2-core AVX2-only CPU; these tiny MLPs
 # run in fp32 on every machine).
 
@@ -362,5 +362,5 @@ for seed in range(3):
 #
 # **What to take away.** The discriminator estimates a density ratio; the game, with an optimal D, minimises a
 # Jensen–Shannon divergence; the generator needs the non-saturating loss to learn from a confident D; and nothing
-# in the objective forces G to cover every mode — that has to be measured. Next: `02_dcgan` — convolutional GANs
+# in the objective forces G to cover every mode — that has to be measured. Next: `01b_dcgan` — convolutional GANs
 # on MNIST, a generator you steer with a caption, and a digit judge that grades it.
