@@ -261,7 +261,7 @@ for r in (16, 32, 64):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from t2ilib.text import train_word_tokenizer
+from t2ilib.text.tokenizers import train_word_tokenizer
 
 tokenizer = train_word_tokenizer(world.scene(i).caption for i in range(5000))
 enc = tokenizer(["a small red circle on the left", "a large blue square left of a small green triangle"],
@@ -286,7 +286,7 @@ print("attention_mask:\n", enc["attention_mask"])
 
 # %%
 from t2ilib.data import epoch_batches
-from t2ilib.judges import ImageClassifier, accuracy, classifier_loss
+from t2ilib.eval.judges import ImageClassifier, accuracy, classifier_loss
 from t2ilib.train import TrainConfig, Trainer
 
 seed_everything(0)
@@ -350,13 +350,10 @@ assert same and straight.history.loss == resumed.history.loss
 # suite re-measures its accuracy on every run.
 
 # %%
-import json
+from t2ilib.checkpoint import load_pretrained, pretrained_manifest
 
-from t2ilib.data.paths import checkpoint_dir
-from t2ilib.recipes import load_pretrained
-
-judge = load_pretrained("digit_classifier", device)
-manifest = json.loads((checkpoint_dir() / "digit_classifier.json").read_text())
+judge = load_pretrained("digit_classifier", device)  # rebuilt from the checkpoint's manifest alone
+manifest = pretrained_manifest("digit_classifier")
 shipped_acc = accuracy(judge, x_test, y_test)
 print(f"recipe {manifest['recipe']!r}: {manifest['steps']} steps, {manifest['train_wall_time_s']:.0f} s on "
       f"{manifest['device']}; recorded test accuracy {manifest['metrics']['test_accuracy']:.2%}, "

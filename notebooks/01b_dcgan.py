@@ -37,8 +37,8 @@ from t2ilib import get_device, seed_everything
 from t2ilib.data import epoch_batches, load_dataset
 from t2ilib.data.digit_captions import digit_caption, parse_digit_caption
 from t2ilib.gan import GAN, DCGANDiscriminator, DCGANGenerator, GANConfig, GANTrainer, sample
-from t2ilib.metrics import class_fidelity, judge_fid, judge_statistics
-from t2ilib.recipes import load_pretrained
+from t2ilib.eval.metrics import class_fidelity, judge_fid, judge_statistics
+from t2ilib.checkpoint import load_pretrained
 from t2ilib.viz import plot_loss, show_captioned, show_grid
 
 device = get_device()
@@ -149,17 +149,15 @@ assert fid_real < fid_gan < fid_untrained
 #
 # The caption is the smallest text interface possible: a parser maps *"a handwritten digit three"* to the label 3.
 # Chapter 6 replaces it with a learned text encoder. Training such a GAN well takes longer than a notebook should,
-# so we load `digit_gan`, trained by the recipe in `t2ilib/recipes_gan.py` (`python -m t2ilib train digit_gan`:
+# so we load `digit_gan`, trained by the recipe in `t2ilib/recipes/gan.py` (`python -m t2ilib train digit_gan`:
 # 6000 steps of batch 64, about 8 minutes on a 2-core CPU with native bf16, several times that on an AVX2-only
 # CPU). Its manifest records how it was made.
 
 # %%
-import json
-
-from t2ilib.recipes import checkpoint_path
+from t2ilib.checkpoint import pretrained_manifest
 
 cond_G = load_pretrained("digit_gan", device)
-manifest = json.loads(checkpoint_path("digit_gan").with_suffix(".json").read_text())
+manifest = pretrained_manifest("digit_gan")
 print(f"digit_gan: {manifest['steps']} steps, {manifest['train_wall_time_s']:.0f} s on {manifest['device']}, "
       f"recorded metrics {manifest['metrics']}")
 

@@ -43,8 +43,8 @@ from tqdm.auto import tqdm
 
 from t2ilib import get_device, seed_everything
 from t2ilib.data import load_dataset
-from t2ilib.recipes import load_pretrained
-from t2ilib.recipes_vae import binarized_test_digits
+from t2ilib.checkpoint import load_pretrained
+from t2ilib.recipes.vae import binarized_test_digits
 from t2ilib.train import Trainer, TrainConfig
 from t2ilib.vae import (ConvVAE, LinearGaussianModel, binarize, binarized_batches, bits_per_dim, elbo_terms,
                         gaussian_kl, gaussian_kl_monte_carlo, gradient_estimator_stats, importance_weighted_bound,
@@ -295,7 +295,7 @@ assert quick["elbo"] > -140 and quick["iwae"] > quick["elbo_same"]
 #
 # ### The longer-trained model
 # `load_pretrained("digit_vae")` is the same architecture trained by the repository recipe
-# (`t2ilib/recipes_vae.py`, 12 000 steps: 11 minutes on the CPU that trained it, as its manifest says; roughly half
+# (`t2ilib/recipes/vae.py`, 12 000 steps: 11 minutes on the CPU that trained it, as its manifest says; roughly half
 # an hour on a 2-core AVX2-only CPU). Its manifest records the numbers the recipe
 # measured (ELBO on all 4000 test digits, IWAE on the first 1000); here we re-measure them on the same fixed test
 # binarisation, on the smaller subsets `test_scores` uses, so the numbers differ a little.

@@ -43,8 +43,8 @@ import torch.nn.functional as F
 
 from t2ilib import get_device, seed_everything
 from t2ilib.data import ShapesWorld, epoch_batches, load_dataset
-from t2ilib.metrics import psnr
-from t2ilib.recipes import load_pretrained
+from t2ilib.eval.metrics import psnr
+from t2ilib.checkpoint import load_pretrained
 from t2ilib.train import Trainer, TrainConfig
 from t2ilib.vae import (VQVAE, DiscreteVAE, VectorQuantizer, annealed_batches, dvae_loss, gumbel_softmax,
                         perplexity, vqvae_loss)
@@ -300,7 +300,7 @@ plt.show()
 #
 # The DALL-E chapter generates shapes-world scenes from captions, so the course ships a dVAE trained on them:
 # 32 × 32 RGB → an **8 × 8 grid of tokens from a vocabulary of 256**, trained with the recipe
-# `shapes_dvae` (`t2ilib/recipes_vae.py`: τ annealed 1 → 1/16, constant KL weight, a few thousand steps on
+# `shapes_dvae` (`t2ilib/recipes/vae.py`: τ annealed 1 → 1/16, constant KL weight, a few thousand steps on
 # the CPU). An image of 3072 numbers becomes 64 tokens = 512 bits. Load it like any shipped model:
 
 # %%

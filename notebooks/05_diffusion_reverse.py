@@ -40,8 +40,8 @@ from t2ilib.data import epoch_batches, load_dataset
 from t2ilib.diffusion import (NoiseSchedule, ddim_sigma, ddim_step, ddpm_step, diffusion_loss, noised_batches,
                               posterior_mean_variance, q_sample, sample)
 from t2ilib.nn import UNet
-from t2ilib.recipes import load_pretrained
-from t2ilib.recipes_diffusion import digit_sample_quality, sample_digits
+from t2ilib.checkpoint import load_pretrained
+from t2ilib.eval.sample_quality import digit_sample_quality, sample_digits
 from t2ilib.train import Trainer, TrainConfig
 from t2ilib.viz import plot_loss, show_grid
 
@@ -165,8 +165,10 @@ plt.show()
 # any s < t); the full chain of 1000 one-step moves costs ten times as much.
 
 # %%
-ddpm = load_pretrained("digit_ddpm", device)
-ship_schedule = schedule.to(device)
+ddpm = load_pretrained("digit_ddpm", device)  # the checkpoint records how it was trained: schedule, T, prediction
+print("digit_ddpm was trained with", ddpm.diffusion)
+assert ddpm.diffusion == {"schedule": "cosine", "num_steps": 1000, "prediction": "epsilon"}  # this notebook's schedule
+ship_schedule = ddpm.schedule.to(device)
 t0 = time.perf_counter()
 final, xs, x0s, ts = sample(ddpm, ship_schedule, (4, 1, 28, 28), sampler="ddpm", steps=100, device=device,
                             generator=torch.Generator().manual_seed(3), return_trajectory=True, progress=False)
@@ -239,7 +241,7 @@ plt.show()
 # ## 5. Steps vs time vs quality
 #
 # The number of network evaluations is the cost of sampling. How few can we get away with? Quality is measured
-# with the course's digit judge (`t2ilib.metrics`): the Fréchet distance between judge features of samples and of
+# with the course's digit judge (`t2ilib.eval.metrics`): the Fréchet distance between judge features of samples and of
 # the MNIST test digits (FID on domain features — no Inception network exists offline, so the numbers are
 # comparable within this course only), next to its **floor**: the same distance for the same number of *real*
 # training digits. Also the judge's mean confidence and how evenly the samples cover the ten digits (1 = uniform).

@@ -41,8 +41,8 @@ import torch
 
 from t2ilib import get_device, seed_everything
 from t2ilib.nn import CrossAttention2d, UNet, masked_attention
-from t2ilib.text import course_tokenizer, pretrained_model_path, pretrained_tokenizer
-from t2ilib.text_encoders import FrozenPretrainedEncoder, ScratchTextEncoder, mean_pool, tokenize
+from t2ilib.text.tokenizers import course_tokenizer, pretrained_model_path, pretrained_tokenizer
+from t2ilib.text.encoders import FrozenPretrainedEncoder, ScratchTextEncoder, mean_pool, tokenize
 
 device = get_device()
 seed_everything(0)
@@ -169,7 +169,7 @@ from sklearn.neural_network import MLPClassifier
 
 from t2ilib.data.shapes import ShapesWorld
 from t2ilib.data.shapes_captions import COLORS, parse_caption
-from t2ilib.shapes_judge import canonical
+from t2ilib.eval.shapes_probe import canonical
 
 tokenizer = pretrained_tokenizer()
 minilm = FrozenPretrainedEncoder(max_tokens=24)  # the course's precision policy, as the 6c models use it
@@ -208,7 +208,7 @@ assert acc_linear < 0.85 and acc_mlp > acc_linear + 0.1
 # The answer is in the frozen states, but not linearly, and cross-attention reads them through linear key and
 # value maps: straight on MiniLM it has little to bind colours to places with (6c shows a second obstacle: the
 # loss weighting). Imagen's frozen T5-XXL is 200x larger and needs no help; at toy scale the course puts a small
-# **trainable adapter** — 2 transformer layers of 128 dimensions (`t2ilib.text_encoders.TextAdapter`) — between
+# **trainable adapter** — 2 transformer layers of 128 dimensions (`t2ilib.text.encoders.TextAdapter`) — between
 # the frozen states and the UNet. The language knowledge stays frozen; the adapter learns to compute what the pictures need.
 
 # %% [markdown]

@@ -38,11 +38,11 @@ import torch.nn.functional as F
 
 from t2ilib import get_device, seed_everything
 from t2ilib.data import epoch_batches, load_dataset
-from t2ilib.diffusion import (NoiseSchedule, classifier_free_guidance, diffusion_loss, drop_labels, guidance_scale,
+from t2ilib.diffusion import (NoiseSchedule, classifier_free_guidance, diffusion_loss, drop_condition, guidance_scale,
                               guided_model, noised_batches, q_sample)
-from t2ilib.metrics import judge_features, within_class_spread
+from t2ilib.eval.metrics import judge_features, within_class_spread
 from t2ilib.nn import UNet
-from t2ilib.recipes import load_pretrained
+from t2ilib.checkpoint import load_pretrained
 from t2ilib.train import Trainer, TrainConfig
 from t2ilib.viz import plot_loss, show_grid
 
@@ -67,7 +67,7 @@ small = lambda x: F.interpolate(x, size=(RES, RES), mode="bilinear", antialias=T
 train_x16 = small(train_x)
 
 labels = torch.arange(10).repeat(2000)
-dropped = drop_labels(labels, P_UNCOND, NULL, torch.Generator().manual_seed(0))
+dropped = drop_condition(labels, P_UNCOND, NULL, torch.Generator().manual_seed(0))
 print(f"fraction of labels replaced by the null label: {(dropped == NULL).float().mean():.4f} (expected {P_UNCOND})")
 assert abs((dropped == NULL).float().mean() - P_UNCOND) < 0.01 and (dropped[dropped != NULL] == labels[dropped != NULL]).all()
 
@@ -84,7 +84,7 @@ batches = epoch_batches(train_x16, train_y, batch_size=BATCH, seed=0)
 
 def conditional_batch(step):
     x, y = batches(step)
-    return x, drop_labels(y, P_UNCOND, NULL, torch.Generator().manual_seed(step))
+    return x, drop_condition(y, P_UNCOND, NULL, torch.Generator().manual_seed(step))
 
 
 seed_everything(0)
@@ -161,7 +161,7 @@ with torch.no_grad():
 # ## 4. Fidelity, on the shipped captioned-MNIST model
 #
 # A class embedding only knows its ten labels. The course's `digit_text` model (recipe in
-# `t2ilib/recipes_text.py`) reads captions instead: the frozen MiniLM encodes "a handwritten digit seven" or
+# `t2ilib/recipes/text.py`) reads captions instead: the frozen MiniLM encodes "a handwritten digit seven" or
 # "handwritten 7", and the UNet gets the pooled vector (added to the time embedding) and the token states
 # (cross-attention). It was trained at 28 px for 4000 steps with the same condition dropout (p_uncond = 0.1); its
 # null condition is the empty caption "". Its manifest records the fidelity the recipe measured (500 captions,
@@ -172,15 +172,13 @@ with torch.no_grad():
 # notebook quick (chapter 5: coarse, but recognisable digits); for s = 1, no guidance, see the sweep below.
 
 # %%
-from t2ilib.checkpoint import load_checkpoint
+from t2ilib.checkpoint import pretrained_manifest
 from t2ilib.data.digit_captions import parse_digit_caption
-from t2ilib.data.paths import checkpoint_dir
-from t2ilib.fidelity import digit_captions
-from t2ilib.recipes_text import text_schedule
-from t2ilib.text_to_image import generate
+from t2ilib.eval.fidelity import digit_captions
+from t2ilib.text.denoiser import generate
 
 digit_text = load_pretrained("digit_text", device)
-manifest = load_checkpoint(checkpoint_dir() / "digit_text.safetensors")[1]
+manifest = pretrained_manifest("digit_text")
 print("recorded by the recipe:", manifest["metrics"], f"| trained {manifest['train_wall_time_s'] / 60:.0f} min")
 assert manifest["metrics"]["fidelity"] >= 0.995
 
@@ -189,7 +187,7 @@ requested = torch.tensor([parse_digit_caption(c) for c in captions])
 
 
 def draw(scale, steps=5, seed=0):
-    return generate(digit_text, captions, text_schedule(), guidance=scale, steps=steps, seed=seed)
+    return generate(digit_text, captions, guidance=scale, steps=steps, seed=seed)
 
 
 t0 = time.perf_counter()
@@ -243,7 +241,7 @@ assert div_s[-1] < div_s[0] and fid_s[2] > fid_s[0]
 # %%
 prompts = ["a handwritten digit seven", "handwritten 7", "the digit two", "a four written by hand", "a zero"]
 t0 = time.perf_counter()
-images = generate(digit_text, [p for p in prompts for _ in range(4)], text_schedule(), guidance=3.0, steps=10, seed=0)
+images = generate(digit_text, [p for p in prompts for _ in range(4)], guidance=3.0, steps=10, seed=0)
 print(f"{len(images)} images in {time.perf_counter() - t0:.1f} s")
 show_grid(images, nrow=4, title=" | ".join(prompts), scale=0.8)
 plt.show()

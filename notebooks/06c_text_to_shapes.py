@@ -16,7 +16,7 @@
 #
 # Now captions carry structure: "a large red circle left of a small blue square" names two objects, each with a
 # colour, shape and size, and a relation between them. The course's text-to-image models were trained by repo
-# recipes (`t2ilib/recipes_text.py`) on the shapes world at 32 px: a 3.1 M-parameter UNet with the pooled caption
+# recipes (`t2ilib/recipes/text.py`) on the shapes world at 32 px: a 3.1 M-parameter UNet with the pooled caption
 # vector added to the time embedding and cross-attention to the caption's tokens at 8 × 8 (the queries also know
 # their pixel's position), v-prediction (section 5 shows why not ε), 10 % caption dropout for guidance. Two
 # models differ only in the text encoder:
@@ -41,25 +41,25 @@ import matplotlib.pyplot as plt
 import torch
 
 from t2ilib import get_device, seed_everything
-from t2ilib.checkpoint import load_checkpoint
 from t2ilib.data.paths import checkpoint_dir
 from t2ilib.data.shapes import HELD_OUT_PAIRS, ShapesWorld
 from t2ilib.diffusion import dynamic_threshold, sample
-from t2ilib.fidelity import GROUPS, fidelity_captions, order_sensitivity, shapes_fidelity
-from t2ilib.recipes import load_pretrained
-from t2ilib.recipes_text import check_model_prompt, text_schedule
-from t2ilib.shapes_judge import attribute_accuracy, canonical, caption_matches
-from t2ilib.text_to_image import generate
+from t2ilib.checkpoint import load_pretrained, pretrained_manifest
+from t2ilib.eval.fidelity import GROUPS, fidelity_captions, order_sensitivity, shapes_fidelity
+from t2ilib.eval.shapes_probe import attribute_accuracy, canonical, caption_matches
+from t2ilib.text.denoiser import generate
+from t2ilib.text.prompts import check_model_prompt
 from t2ilib.viz import show_captioned, show_grid
 
 device = get_device()
 seed_everything(0)
 print("device:", device)
-schedule = text_schedule()
 probe = load_pretrained("shapes_probe", "cpu")
 models = {name: load_pretrained(name, device) for name in ("shapes_minilm", "shapes_scratch")
           if (checkpoint_dir() / f"{name}.safetensors").exists()}
-manifests = {name: load_checkpoint(checkpoint_dir() / f"{name}.safetensors")[1] for name in models}
+schedule = next(iter(models.values())).schedule  # each checkpoint records its schedule; both were trained with this one
+assert all(m.diffusion == {"schedule": "cosine", "num_steps": 1000, "prediction": "v_prediction"} for m in models.values())
+manifests = {name: pretrained_manifest(name) for name in models}
 for name, m in manifests.items():
     print(f"{name}: {m['steps']} steps, {m['train_wall_time_s'] / 60:.0f} min on {m['device']}")
 print("held-out (colour, shape) pairs:", sorted(HELD_OUT_PAIRS))
@@ -67,7 +67,7 @@ print("held-out (colour, shape) pairs:", sorted(HELD_OUT_PAIRS))
 # %% [markdown]
 # ## 1. The judge
 #
-# Fidelity must be measured, not eyeballed. The **attribute probe** (`t2ilib/shapes_judge.py`) is a CNN with one
+# Fidelity must be measured, not eyeballed. The **attribute probe** (`t2ilib/eval/shapes_probe.py`) is a CNN with one
 # head per attribute. A picture has no "first" object, so the probe reads scenes in a canonical order: for two
 # objects, the *axis* of the relation and then the left (or upper) object first — "a red circle right of a blue
 # square" and "a blue square left of a red circle" are the same picture. An image **matches** its caption when
@@ -96,7 +96,7 @@ captions = ["a large red circle on the left", "a small blue square at the top",
             "a large red triangle in the center", "a small blue square below a large purple hexagon"]
 name = "shapes_scratch"  # the better of the two (section 4)
 t0 = time.perf_counter()
-images = generate(models[name], [c for c in captions for _ in range(2)], schedule, guidance=3.0, steps=25, seed=0)
+images = generate(models[name], [c for c in captions for _ in range(2)], guidance=3.0, steps=25, seed=0)
 print(f"{len(images)} images in {time.perf_counter() - t0:.1f} s")
 ok = caption_matches(probe, images, [c for c in captions for _ in range(2)])
 show_captioned(images, [f"{'✓' if m else '✗'} {c}" for c, m in zip([c for c in captions for _ in range(2)], ok)],
@@ -153,7 +153,7 @@ assert left_share[tokens.index("red")] > left_share[tokens.index("blue")]  # the
 # %% [markdown]
 # ## 4. Fidelity by caption group
 #
-# The numbers that count come from `python -m t2ilib.fidelity` (1000 samples per group; README table). Here a
+# The numbers that count come from `python -m t2ilib.eval.fidelity` (1000 samples per group; README table). Here a
 # quick re-measurement on 8 captions per group (the first 8 captions of every group the benchmark uses), for both
 # models — few enough that one wrong image moves a group by 12.5 points:
 
@@ -179,7 +179,7 @@ for name_, r in rows.items():  # one object: colour, shape, size and place, also
 assert rows["shapes_scratch"]["seen, 2 objects"] >= 0.8 and rows["shapes_scratch"]["held-out, 2 objects"] >= 0.6
 
 # %% [markdown]
-# **Reading the numbers.** The benchmark (`python -m t2ilib.fidelity`, guidance 3, DDIM 25) measured:
+# **Reading the numbers.** The benchmark (`python -m t2ilib.eval.fidelity`, guidance 3, DDIM 25) measured:
 #
 # | model | seen, 1 object | seen, 2 objects | held-out, 1 object | held-out, 2 objects | captions per group |
 # |---|---|---|---|---|---|
@@ -212,7 +212,7 @@ assert rows["shapes_scratch"]["seen, 2 objects"] >= 0.8 and rows["shapes_scratch
 # objects in its pictures is a coin flip. Large vision-language models do this too (Yuksekgonul et al. 2023,
 # "When and why vision-language models behave like bags-of-words").
 #
-# Sampling is a slow and noisy way to find out. A direct test (`t2ilib.fidelity.order_sensitivity`) needs no
+# Sampling is a slow and noisy way to find out. A direct test (`t2ilib.eval.fidelity.order_sensitivity`) needs no
 # sampling: take real two-object renders, noise them to step t, and compute the model's own training loss twice —
 # with the true caption and with the **swapped** caption (objects exchanged). A model that binds words to places
 # has a lower loss with the true caption; a bag of words scores both the same, and the true caption wins in
@@ -295,7 +295,7 @@ variants = {"s=1": dict(guidance=1.0, threshold="static"), "s=3 static": dict(gu
             "s=12 dynamic p=0.9": dict(guidance=12.0, threshold=0.9)}
 fig, axes = plt.subplots(len(variants), 1, figsize=(8, 1.3 * len(variants)))
 for ax, (label, kw) in zip(axes, variants.items()):
-    imgs = generate(models[name], cap, schedule, steps=25, seed=3, **kw)
+    imgs = generate(models[name], cap, steps=25, seed=3, **kw)
     saturated = (imgs.abs() > 0.98).float().mean().item()
     match = sum(caption_matches(probe, imgs, cap)) / len(cap)
     show_grid(imgs, nrow=4, ax=ax, title=f"{label}: fidelity {match:.2f}, pixels at +-1: {saturated:.2f}")
@@ -333,7 +333,7 @@ def on_generate(_=None):
             print(e)
             return
         t0 = time.perf_counter()
-        imgs = generate(models[which.value], [text] * 4, schedule, guidance=scale.value, steps=25, seed=0)
+        imgs = generate(models[which.value], [text] * 4, guidance=scale.value, steps=25, seed=0)
         show_grid(imgs, nrow=4, title=f"{text!r}, s = {scale.value}  ({time.perf_counter() - t0:.1f} s)", scale=1.0)
         plt.show()
 

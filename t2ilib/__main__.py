@@ -7,6 +7,7 @@
     python -m t2ilib train --all              # retrain every shipped checkpoint (make checkpoints)
     python -m t2ilib verify                   # re-measure every shipped checkpoint's recorded metric
     python -m t2ilib verify --quick           # the same, with the quick checks of sampling-based metrics
+    python -m t2ilib migrate digit_ddpm       # bring an older manifest up to date (weights unchanged)
 
 ``generate``, ``train`` and ``verify`` take ``--precision auto|fp32|bf16`` (default: ``$T2I_PRECISION``, else auto:
 bf16 autocast only where the hardware runs bf16 natively; see :mod:`t2ilib.precision`).
@@ -53,25 +54,21 @@ def _cmd_generate(args) -> int:
 
     import torch
 
-    from t2ilib.recipes import checkpoint_path, load_pretrained
-    from t2ilib.recipes_text import TEXT_MODELS, check_model_prompt, text_schedule
-    from t2ilib.text import words
-    from t2ilib.text_to_image import generate
+    from t2ilib.checkpoint import load_pretrained
+    from t2ilib.data.paths import checkpoint_dir
     from t2ilib.precision import resolve_precision
+    from t2ilib.text.denoiser import generate
+    from t2ilib.text.prompts import TEXT_MODELS, check_model_prompt, model_for_prompt
     from t2ilib.viz import save_grid
 
-    name = args.model
-    if name == "auto":
-        from t2ilib.data.digit_captions import DIGIT_WORDS
-
-        name = "digit_text" if set(words(args.prompt)) & {*DIGIT_WORDS, "digit"} or any(c.isdigit() for c in args.prompt) \
-            else "shapes_scratch"
+    name = model_for_prompt(args.prompt) if args.model == "auto" else args.model
     if name not in TEXT_MODELS:
         print(f"error: --model: expected auto or one of {list(TEXT_MODELS)}, got {name!r}", file=sys.stderr)
         return 2
-    if not checkpoint_path(name).exists():
-        print(f"error: the checkpoint {checkpoint_path(name)} is missing; train it with "
-              f"`python -m t2ilib train {name}`", file=sys.stderr)
+    path = checkpoint_dir() / f"{name}.safetensors"
+    if not path.exists():
+        print(f"error: the checkpoint {path} is missing; train it with `python -m t2ilib train {name}`",
+              file=sys.stderr)
         return 2
     model = load_pretrained(name, args.device or "cpu")
     try:
@@ -82,7 +79,7 @@ def _cmd_generate(args) -> int:
     t0 = time.perf_counter()
     torch.set_grad_enabled(False)
     with torch.inference_mode():
-        images = generate(model, [prompt] * args.n, text_schedule(), guidance=args.guidance, steps=args.steps,
+        images = generate(model, [prompt] * args.n, guidance=args.guidance, steps=args.steps,
                           seed=args.seed, threshold=args.threshold)
     path = save_grid(images, args.out, nrow=min(args.n, 8))
     print(f"wrote {path}: {args.n} image(s) of {prompt!r} from {name} (guidance {args.guidance}, {args.steps} DDIM "
@@ -92,9 +89,9 @@ def _cmd_generate(args) -> int:
 
 
 def _cmd_train(args) -> int:
-    from t2ilib.recipes import RECIPES, _load_all, run_recipe
+    from t2ilib.recipes import RECIPES, load_all, run_recipe
 
-    _load_all()
+    load_all()
     names = sorted(RECIPES) if args.all else args.recipes
     if not names:
         print(f"error: name a recipe ({', '.join(sorted(RECIPES))}) or pass --all", file=sys.stderr)
@@ -110,11 +107,10 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_verify(args) -> int:
-    from t2ilib.recipes import RECIPES, _load_all, checkpoint_path, verify
-
     from t2ilib.precision import describe_precision
+    from t2ilib.recipes import RECIPES, checkpoint_path, load_all, verify
 
-    _load_all()
+    load_all()
     names = args.recipes or sorted(n for n in RECIPES if checkpoint_path(n).exists())
     unknown = [n for n in names if n not in RECIPES]
     if unknown:
@@ -127,6 +123,19 @@ def _cmd_verify(args) -> int:
         failed += not ok
         print(f"{name:24s} recorded {recorded:.4f}  measured {measured:.4f}  {'ok' if ok else 'FAILED'}", flush=True)
     return 1 if failed else 0
+
+
+def _cmd_migrate(args) -> int:
+    from t2ilib.recipes import RECIPES, load_all, migrate_manifest
+
+    load_all()
+    unknown = [n for n in args.recipes if n not in RECIPES]
+    if unknown or not args.recipes:
+        print(f"error: name recipe checkpoints to migrate, from {sorted(RECIPES)}; got {args.recipes}", file=sys.stderr)
+        return 2
+    for name in args.recipes:
+        print(f"{migrate_manifest(name, out_dir=args.out_dir)}: manifest up to date")
+    return 0
 
 
 def main(argv=None) -> int:
@@ -168,6 +177,10 @@ def main(argv=None) -> int:
                    "sampling-based metrics, as the test suite runs it")
     add_precision_argument(s)
     s.set_defaults(fn=_cmd_verify)
+    s = sub.add_parser("migrate", help="bring a recipe checkpoint's manifest to the current format (weights unchanged)")
+    s.add_argument("recipes", nargs="*")
+    s.add_argument("--out-dir", type=Path, default=None, help="where the checkpoint is (default: data/checkpoints)")
+    s.set_defaults(fn=_cmd_migrate)
     args = p.parse_args(argv)
     if getattr(args, "resolution", 64) < 8 or getattr(args, "n", 1) < 1:
         p.error("--resolution must be >= 8 and --n >= 1")

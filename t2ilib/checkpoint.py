@@ -21,9 +21,12 @@ import time
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+from safetensors.torch import save as safetensors_bytes
 
-MANIFEST_VERSION = 1
+from t2ilib.model_spec import Describable, build_model, model_spec
+
+MANIFEST_VERSION = 2  # 2: the manifest's "model" spec rebuilds the model (t2ilib.model_spec)
 
 
 def manifest_path(path: str | Path) -> Path:
@@ -71,20 +74,9 @@ def save_checkpoint(path: str | Path, tensors: dict[str, torch.Tensor], manifest
     if bad:
         raise TypeError(f"tensors: every value must be a torch.Tensor; not tensors: {bad[:5]}")
     # contiguous, CPU, unshared copies: safetensors refuses tensors that share memory
-    flat = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(flat, tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        digest = _sha256(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    data = safetensors_bytes({k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()})
+    atomic_write_bytes(path, data)
+    digest = hashlib.sha256(data).hexdigest()
     full = {"format_version": MANIFEST_VERSION, "sha256": digest, **(manifest or {})}
     atomic_write_bytes(manifest_path(path), (json.dumps(full, indent=2, sort_keys=True) + "\n").encode())
     return path
@@ -159,7 +151,8 @@ def round_weights(model: torch.nn.Module, dtype) -> torch.nn.Module:
 
 def save_model(path: str | Path, model: torch.nn.Module, manifest: dict | None = None,
                storage_dtype=torch.float32) -> Path:
-    """Save a model's ``state_dict`` (weights and buffers) with a manifest that records its provenance.
+    """Save a model's ``state_dict`` (weights and buffers) with a manifest that records its provenance and, for a
+    describable model, the spec that rebuilds it (so :func:`load_model_file` needs nothing but the two files).
 
     ``storage_dtype=torch.float16`` halves the file: the weights are stored rounded (10-bit mantissa, relative error
     < 0.05 %) and :func:`load_model` casts them back to the model's dtype. Measure a model after
@@ -167,8 +160,9 @@ def save_model(path: str | Path, model: torch.nn.Module, manifest: dict | None =
     state = model.state_dict()
     device = next(iter(state.values())).device if state else None
     name = _dtype_name(storage_dtype)
+    spec = {"model": model_spec(model)} if isinstance(model, Describable) else {}
     return save_checkpoint(path, cast_floats(dict(state), name),
-                           {"kind": "model", **run_info(device), **(manifest or {}), "stored_dtype": name})
+                           {"kind": "model", **run_info(device), **(manifest or {}), **spec, "stored_dtype": name})
 
 
 def load_model(path: str | Path, model: torch.nn.Module, device: torch.device | str | None = None) -> dict:
@@ -191,3 +185,47 @@ def load_state_strict(model: torch.nn.Module, tensors: dict[str, torch.Tensor], 
                          f"{unexpected[:5]}, shape mismatches {shapes[:5]} (was it saved from another architecture "
                          f"or config?)")
     model.load_state_dict(tensors, strict=True)
+
+
+def load_model_file(path: str | Path, device: torch.device | str | None = None) -> torch.nn.Module:
+    """The model a checkpoint holds, rebuilt from its manifest's spec alone and loaded, in eval mode.
+
+    Needs only ``NAME.safetensors`` and its ``NAME.json`` (copy the two anywhere). A manifest older than format 2
+    has no spec: the error says how to migrate it."""
+    from t2ilib.device import get_device
+
+    path = Path(path)
+    device = torch.device(device) if device else get_device()
+    tensors, manifest = load_checkpoint(path, device)
+    if "model" not in manifest:
+        raise ValueError(f"{path}: its manifest (format {manifest.get('format_version', 1)}) does not describe the "
+                         f"model it holds (no 'model' spec, added in format {MANIFEST_VERSION}). For a checkpoint a "
+                         f"recipe trained: `python -m t2ilib migrate {path.stem}` (or retrain it with "
+                         f"`python -m t2ilib train {path.stem}`)")
+    model = build_model(manifest["model"]).to(device)
+    load_state_strict(model, tensors, f"{path}")
+    if hasattr(model, "check_vocabulary"):
+        model.check_vocabulary()
+    return model.eval()
+
+
+def pretrained_path(name: str) -> Path:
+    """``data/checkpoints/NAME.safetensors``, checked to exist (the error lists the shipped names)."""
+    from t2ilib.data.paths import checkpoint_dir
+
+    path = checkpoint_dir() / f"{name}.safetensors"
+    if not path.exists():
+        shipped = sorted(p.stem for p in checkpoint_dir().glob("*.safetensors"))
+        raise ValueError(f"name: expected one of the checkpoints in {checkpoint_dir()} {shipped}, got {name!r}")
+    return path
+
+
+def load_pretrained(name: str, device: torch.device | str | None = None) -> torch.nn.Module:
+    """The shipped checkpoint ``data/checkpoints/NAME.safetensors``, rebuilt from its manifest, in eval mode."""
+    return load_model_file(pretrained_path(name), device)
+
+
+def pretrained_manifest(name: str) -> dict:
+    """The manifest of shipped checkpoint ``name``: how it was made (recipe config, steps, time, machine) and what
+    it measured."""
+    return json.loads(manifest_path(pretrained_path(name)).read_text())

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -96,6 +97,18 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict, prefix: s
         state.setdefault(int(pid), {})[name] = v
     return {"state": state, "param_groups": meta["param_groups"]}
 
+
+
+@contextmanager
+def evaluating(model: torch.nn.Module):
+    """``model.eval()`` inside the block (dropout off, BatchNorm on running statistics), the previous mode restored
+    afterwards, also after an exception: for measuring or sampling in the middle of training."""
+    was = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was)
 
 class Trainer:
     """Train ``model`` by minimising ``loss_fn(model, batch_at(step))``.

@@ -54,13 +54,16 @@ def test_interrupted_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     path = tmp_path / "c.safetensors"
     save_checkpoint(path, {"w": torch.ones(3)}, {"steps": 1})
 
-    def boom(tensors, filename):
-        Path(filename).write_bytes(b"partial")
+    real_fsync = ckpt.os.fsync
+
+    def boom(fd):  # the power goes while the new tensors are being flushed to the temporary file
+        real_fsync(fd)
         raise KeyboardInterrupt("power cut")
 
-    monkeypatch.setattr(ckpt, "save_file", boom)
+    monkeypatch.setattr(ckpt.os, "fsync", boom)
     with pytest.raises(KeyboardInterrupt):
         save_checkpoint(path, {"w": torch.zeros(3)}, {"steps": 2})
+    monkeypatch.undo()
     back, manifest = load_checkpoint(path)
     assert torch.equal(back["w"], torch.ones(3)) and manifest["steps"] == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.json", "c.safetensors"]  # no temp files left

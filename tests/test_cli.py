@@ -87,7 +87,7 @@ def test_generate_bad_prompts_get_a_message_not_a_traceback(tmp_path, capsys):
 
 
 def test_fidelity_benchmark_prints_its_table():
-    r = subprocess.run([sys.executable, "-m", "t2ilib.fidelity", "--models", "digit_text", "shapes_minilm", "--n", "10",
+    r = subprocess.run([sys.executable, "-m", "t2ilib.eval.fidelity", "--models", "digit_text", "shapes_minilm", "--n", "10",
                         "--steps", "3", "--guidance", "1", "3", "--device", "cpu", "--order-n", "4"],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
@@ -112,5 +112,5 @@ def test_fidelity_benchmark_prints_its_table():
 
 def test_fidelity_benchmark_rejects_bad_arguments():
     for bad in (["--n", "0"], ["--order-n", "-1"]):
-        r = subprocess.run([sys.executable, "-m", "t2ilib.fidelity", *bad], capture_output=True, text=True, timeout=600)  # generous: CI runs notebooks beside it
+        r = subprocess.run([sys.executable, "-m", "t2ilib.eval.fidelity", *bad], capture_output=True, text=True, timeout=600)  # generous: CI runs notebooks beside it
         assert r.returncode == 2 and bad[0] in r.stderr, bad

@@ -6,8 +6,8 @@ import torch
 from scipy import linalg
 
 from t2ilib.data.digit_captions import DIGIT_WORDS, TEMPLATES, digit_caption, parse_digit_caption
-from t2ilib.judges import ImageClassifier
-from t2ilib.metrics import (class_fidelity, feature_statistics, frechet_distance, judge_features, judge_fid,
+from t2ilib.eval.judges import ImageClassifier
+from t2ilib.eval.metrics import (class_fidelity, feature_statistics, frechet_distance, judge_features, judge_fid,
                             judge_statistics, psnr)
 
 

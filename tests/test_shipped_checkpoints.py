@@ -6,9 +6,9 @@ import pytest
 
 from t2ilib.checkpoint import load_checkpoint
 from t2ilib.data.paths import checkpoint_dir
-from t2ilib.recipes import RECIPES, _load_all, verify
+from t2ilib.recipes import RECIPES, load_all, verify
 
-_load_all()
+load_all()
 SHIPPED = sorted(p.stem for p in checkpoint_dir().glob("*.safetensors"))
 
 
@@ -55,7 +55,7 @@ def test_the_shapes_tokenizer_loads_for_the_dalle_chapter():
     import torch
 
     from t2ilib.data import ShapesWorld
-    from t2ilib.recipes import load_pretrained
+    from t2ilib.checkpoint import load_pretrained
 
     tok = load_pretrained("shapes_dvae", "cpu")
     images = ShapesWorld(size=8, resolution=32, split="held_out").batch(0, 8).images
@@ -76,8 +76,8 @@ def test_the_shapes_probe_reads_real_renders():
     """The judge of chapter 6: >= 99 % per attribute on fresh renders (seen and held-out pairs), whole captions
     matched, and a wrong caption is rejected."""
     from t2ilib.data.shapes import ShapesWorld
-    from t2ilib.recipes import load_pretrained
-    from t2ilib.shapes_judge import attribute_accuracy, caption_matches
+    from t2ilib.checkpoint import load_pretrained
+    from t2ilib.eval.shapes_probe import attribute_accuracy, caption_matches
 
     probe = load_pretrained("shapes_probe", "cpu")
     for split in ("test", "held_out"):
@@ -115,8 +115,8 @@ def test_large_checkpoints_are_stored_as_float16():
 
 def test_shapes_scratch_uses_word_order():
     """Not a bag of words: with the two objects of a caption swapped, the loss on real renders goes up."""
-    from t2ilib.fidelity import order_sensitivity
-    from t2ilib.recipes import load_pretrained
+    from t2ilib.eval.fidelity import order_sensitivity
+    from t2ilib.checkpoint import load_pretrained
 
     r = order_sensitivity(load_pretrained("shapes_scratch", "cpu"), n=128, timesteps=(800,))
     assert r[800]["true_better"] >= 0.75 and r[800]["loss_true"] < r[800]["loss_swapped"], r

@@ -5,9 +5,11 @@ import torch
 import torch.nn.functional as F
 
 from t2ilib.data.shapes_captions import vocabulary
-from t2ilib.text import check_prompt, course_tokenizer, pretrained_tokenizer, words
-from t2ilib.text_encoders import FrozenPretrainedEncoder, ScratchTextEncoder, TextAdapter, mean_pool, tokenize
-from t2ilib.text_to_image import TextConditionedUNet, drop_captions
+from t2ilib.diffusion import NoiseSchedule
+from t2ilib.text.tokenizers import check_prompt, course_tokenizer, pretrained_tokenizer, words
+from t2ilib.text.encoders import FrozenPretrainedEncoder, ScratchTextEncoder, TextAdapter, mean_pool, tokenize
+from t2ilib.text.denoiser import NULL_CAPTION, TextConditionedUNet
+from t2ilib.diffusion import drop_condition
 from t2ilib.nn import CrossAttention2d, UNet, masked_attention
 
 CAPTIONS = ["a small red circle on the left", "a large blue square left of a small green triangle", ""]
@@ -28,8 +30,8 @@ def test_course_tokenizer_knows_every_caption_word_and_is_deterministic():
 def test_shipped_course_vocabulary_is_what_training_gives():
     """data/course_vocab.json is a cache of a deterministic training run: retraining must give the same ids, and
     the tokenizer built from the file must tokenize exactly as the trained one."""
-    from t2ilib.text import course_captions, train_word_tokenizer, word_tokenizer_from_vocab
-    from t2ilib.text_to_image import vocabulary_checksum
+    from t2ilib.text.tokenizers import course_captions, train_word_tokenizer, word_tokenizer_from_vocab
+    from t2ilib.text.denoiser import vocabulary_checksum
 
     trained, shipped = train_word_tokenizer(course_captions()), course_tokenizer()
     assert shipped.get_vocab() == trained.get_vocab()
@@ -77,7 +79,7 @@ def test_frozen_encoder_equals_sentence_transformers():
     """Our mean-pool + normalise of MiniLM's token states is the sentence embedding sentence-transformers gives."""
     from sentence_transformers import SentenceTransformer
 
-    from t2ilib.text import pretrained_model_path
+    from t2ilib.text.tokenizers import pretrained_model_path
 
     ref = SentenceTransformer(str(pretrained_model_path()), device="cpu").encode(CAPTIONS[:2], convert_to_tensor=True)
     enc = FrozenPretrainedEncoder(max_tokens=32, precision="fp32")(CAPTIONS[:2])
@@ -226,11 +228,17 @@ def test_guided_model_is_the_cfg_combination_of_caption_and_empty_caption():
 
 def test_condition_dropout_rate_and_determinism():
     caps = ["x"] * 20000
-    out = drop_captions(caps, 0.1, torch.Generator().manual_seed(1))
+    out = drop_condition(caps, 0.1, NULL_CAPTION, torch.Generator().manual_seed(1))
     assert abs(out.count("") / len(caps) - 0.1) < 0.01
-    assert out == drop_captions(caps, 0.1, torch.Generator().manual_seed(1))
+    assert out == drop_condition(caps, 0.1, NULL_CAPTION, torch.Generator().manual_seed(1))
+    labels = torch.arange(len(caps)) % 10  # class labels: the same coin flips, the null label instead of ""
+    dropped = drop_condition(labels, 0.1, 10, torch.Generator().manual_seed(1))
+    assert [d == 10 for d in dropped.tolist()] == [o == "" for o in out]
+    assert torch.equal(dropped[dropped != 10], labels[dropped != 10])
+    with pytest.raises(ValueError, match="a list of captions"):
+        drop_condition("a caption", 0.1, NULL_CAPTION, torch.Generator())
     with pytest.raises(ValueError, match="p_uncond"):
-        drop_captions(caps, 1.0, torch.Generator())
+        drop_condition(caps, 1.0, NULL_CAPTION, torch.Generator())
 
 
 def test_vocabulary_checksum_guards_token_ids():
@@ -244,7 +252,7 @@ def test_vocabulary_checksum_guards_token_ids():
 # ------------------------------------------------------------------------------------------ judge and fidelity
 def test_probe_canonical_form_identifies_equivalent_captions():
     from t2ilib.data.shapes_captions import parse_caption
-    from t2ilib.shapes_judge import HEADS, canonical, targets
+    from t2ilib.eval.shapes_probe import HEADS, canonical, targets
 
     same = ["a small red circle right of a large blue square", "a large blue square left of a small red circle",
             "a small red circle with a large blue square on its left"]
@@ -257,8 +265,8 @@ def test_probe_canonical_form_identifies_equivalent_captions():
 
 def test_fidelity_caption_groups_are_seen_or_held_out():
     from t2ilib.data.shapes_captions import parse_caption
-    from t2ilib.fidelity import GROUPS, digit_captions, fidelity_captions
-    from t2ilib.shapes_judge import is_held_out
+    from t2ilib.eval.fidelity import GROUPS, digit_captions, fidelity_captions
+    from t2ilib.eval.shapes_probe import is_held_out
     from t2ilib.data.digit_captions import parse_digit_caption
 
     for group, (split, k) in GROUPS.items():
@@ -292,7 +300,7 @@ def test_query_position_lets_cross_attention_tell_left_from_right():
 def test_swapped_caption_exchanges_the_objects_and_keeps_the_words():
     from t2ilib.data.shapes import ShapesWorld
     from t2ilib.data.shapes_captions import parse_caption
-    from t2ilib.fidelity import swapped_caption
+    from t2ilib.eval.fidelity import swapped_caption
 
     world = ShapesWorld(60, 32, seed=1, split="test", n_objects=2)
     for i in range(60):
@@ -310,6 +318,7 @@ class _Oracle(torch.nn.Module):
     """Predicts the exact v target for the true captions and zeros for any other caption."""
 
     prediction = "v_prediction"
+    schedule = NoiseSchedule.cosine(1000)
 
     def __init__(self, true_captions, target):
         super().__init__()
@@ -323,12 +332,12 @@ class _Oracle(torch.nn.Module):
 def test_order_sensitivity_separates_a_binding_model_from_a_bag_of_words():
     from t2ilib.data.shapes import ShapesWorld
     from t2ilib.diffusion.parameterization import velocity
-    from t2ilib.fidelity import _schedule, order_sensitivity
-    from t2ilib.recipes_text import build_shapes
+    from t2ilib.eval.fidelity import order_sensitivity
+    from t2ilib.recipes.text import build_shapes
 
     n, seed = 8, 5
     world = ShapesWorld(n, 32, seed, "test", n_objects=2)
-    x0, schedule = world.batch(0, n).images, _schedule()
+    x0, schedule = world.batch(0, n).images, _Oracle.schedule
 
     def target(x_t, t):  # recover eps from x_t (the oracle knows x_0), then v
         ab = schedule.alpha_bar(t).view(-1, 1, 1, 1)

@@ -16,6 +16,7 @@ shape can draw a held-out pair it never saw.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import torch
@@ -196,6 +197,13 @@ class ShapesWorld(torch.utils.data.Dataset):
         scenes = [self.scene((start + j) % self.size) for j in range(n)]
         images = render_scenes(scenes, self.resolution).float().div(127.5).sub(1)
         return ShapesBatch(images, [s.caption for s in scenes], scenes)
+
+    def batches(self, batch_size: int) -> Callable[[int], ShapesBatch]:
+        """``step -> ShapesBatch`` of ``batch_size`` consecutive scenes (batch ``step`` starts at scene
+        ``step * batch_size``): a pure function of the step, so a resumed run sees the batches it would have seen."""
+        if not (isinstance(batch_size, int) and batch_size >= 1):
+            raise ValueError(f"batch_size: expected an int >= 1, got {batch_size!r}")
+        return lambda step: self.batch(step * batch_size, batch_size)
 
 
 def scene_from_attributes(attrs: dict, seed: int = 0) -> Scene:

@@ -1,13 +1,12 @@
-"""Measurements behind the diffusion chapters' claims (printed, not asserted).
+"""Training throughput of the course's UNet against a diffusers UNet2DModel (printed, not asserted).
 
     python -m t2ilib.diffusion.benchmark throughput   # t2ilib UNet vs a diffusers UNet2DModel, fp32 and bf16
-    python -m t2ilib.diffusion.benchmark samplers     # shipped digit_ddpm: sampler, steps vs time vs quality
 
 ``throughput`` trains both networks on the same noised MNIST batches with the same loss and optimizer, alternating
 between them in timed rounds so that both see the same machine load, and prints images/s and the ratio, once per
 precision (default fp32 and bf16 autocast), with the CPU and what the course's precision policy picks on it.
 ``samplers`` draws the same number of samples with each sampler setting from the same seed and prints seconds and
-:func:`t2ilib.recipes_diffusion.digit_sample_quality` (judge FID with its reals-vs-reals floor, confidence, coverage).
+:func:`t2ilib.recipes.diffusion.digit_sample_quality` (judge FID with its reals-vs-reals floor, confidence, coverage).
 """
 
 from __future__ import annotations
@@ -88,39 +87,16 @@ def throughput(rounds: int = 5, steps_per_round: int = 10, batch: int = 128, pre
             "images_per_s": med, "ratio": med["t2ilib UNet"] / med["diffusers UNet2DModel"]}
 
 
-SAMPLER_ROWS = [("ddim", 10, 0.0), ("ddim", 25, 0.0), ("ddim", 50, 0.0), ("ddim", 100, 0.0), ("ddim", 50, 1.0),
-                ("ddpm", 50, None), ("ddpm", 250, None), ("ddpm", 1000, None)]
-
-
-def samplers(n: int = 1000, rows=SAMPLER_ROWS, device=None) -> list[dict]:
-    from t2ilib.recipes import load_pretrained
-    from t2ilib.recipes_diffusion import digit_sample_quality, sample_digits
-
-    device = device or get_device()
-    model = load_pretrained("digit_ddpm", device)
-    out = []
-    for sampler, steps, eta in rows:
-        images, seconds = sample_digits(model, n, sampler=sampler, steps=steps, eta=eta or 0.0, device=device)
-        row = {"sampler": sampler if eta is None else f"{sampler} eta={eta:g}", "steps": steps,
-               "seconds": round(seconds, 1), **digit_sample_quality(images)}
-        print(f"{row['sampler']:12s} {steps:5d} steps {seconds:7.1f} s   judge FID {row['judge_fid']:7.2f} "
-              f"(floor {row['fid_floor']:.2f})   confidence {row['confidence']:.3f}   coverage {row['digit_coverage']:.3f}",
-              flush=True)
-        out.append(row)
-    return out
-
-
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=["throughput", "samplers"])
+    ap.add_argument("what", choices=["throughput"])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--steps-per-round", type=int, default=10)
     ap.add_argument("--precision", nargs="+", default=["fp32", "bf16"],
                     help="throughput in each of these (fp32, bf16, auto; default: fp32 bf16)")
-    ap.add_argument("--n", type=int, default=1000, help="samples per sampler setting")
     args = ap.parse_args(argv)
-    if args.rounds < 1 or args.steps_per_round < 1 or args.n < 1:
-        ap.error("--rounds, --steps-per-round and --n must be positive integers")
+    if args.rounds < 1 or args.steps_per_round < 1:
+        ap.error("--rounds and --steps-per-round must be positive integers")
     try:
         precisions = [check_precision(p, "--precision") for p in args.precision]
     except ValueError as e:
@@ -128,18 +104,13 @@ def main(argv=None) -> None:
     device = get_device()
     print(f"device {device}; {cpu_description() if device.type == 'cpu' else torch.cuda.get_device_name(device)}")
     print(f"the course's precision policy picks: {describe_precision(None, device)}", flush=True)
-    if args.what == "throughput":
-        print(f"batch 128 MNIST 28 px, AdamW, median of {args.rounds} rounds of {args.steps_per_round} steps")
-        for p in precisions:
-            r = throughput(rounds=args.rounds, steps_per_round=args.steps_per_round, precision=p, device=device)
-            print(f"{r['precision']}{' (auto)' if p == 'auto' else ''}:")
-            for k, v in r["images_per_s"].items():
-                print(f"  {k:22s} {r['params'][k]:>9,d} params   {v:7.1f} images/s")
-            print(f"  ratio t2ilib / diffusers: {r['ratio']:.2f}", flush=True)
-    else:
-        print(f"digit_ddpm, {args.n} samples per row, judge FID vs the 4000 MNIST test digits")
-        samplers(n=args.n, device=device)
-
+    print(f"batch 128 MNIST 28 px, AdamW, median of {args.rounds} rounds of {args.steps_per_round} steps")
+    for p in precisions:
+        r = throughput(rounds=args.rounds, steps_per_round=args.steps_per_round, precision=p, device=device)
+        print(f"{r['precision']}{' (auto)' if p == 'auto' else ''}:")
+        for k, v in r["images_per_s"].items():
+            print(f"  {k:22s} {r['params'][k]:>9,d} params   {v:7.1f} images/s")
+        print(f"  ratio t2ilib / diffusers: {r['ratio']:.2f}", flush=True)
 
 if __name__ == "__main__":
     main()

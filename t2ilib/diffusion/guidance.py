@@ -56,13 +56,22 @@ def guided_model(model: Callable, cond: dict, null: dict, scale: float) -> Calla
     return guided
 
 
-def drop_labels(labels: torch.Tensor, p_uncond: float, null_label: int, generator: torch.Generator) -> torch.Tensor:
-    """Condition dropout for class labels: each label becomes ``null_label`` with probability ``p_uncond``, so one
-    network learns both eps(x, c) and eps(x) (Ho & Salimans 2022, Algorithm 1; p_uncond = 0.1-0.2 there)."""
+def drop_condition(condition, p_uncond: float, null, generator: torch.Generator):
+    """Condition dropout: each condition becomes ``null`` with probability ``p_uncond``, so one network learns both
+    eps(x, c) and eps(x) (Ho & Salimans 2022, Algorithm 1; p_uncond = 0.1-0.2 there).
+
+    ``condition`` is a 1-d tensor of class labels (``null``: the extra "no label" class) or a list of captions
+    (``null``: the empty caption ""). The coin flips come from ``generator`` on the CPU, one per condition."""
     if not 0.0 <= p_uncond < 1.0:
         raise ValueError(f"p_uncond: expected a probability in [0, 1), got {p_uncond!r}")
-    drop = (torch.rand(labels.shape, generator=generator) < p_uncond).to(labels.device)
-    return torch.where(drop, torch.full_like(labels, null_label), labels)
+    drop = torch.rand(len(condition), generator=generator) < p_uncond
+    if torch.is_tensor(condition):
+        if condition.ndim != 1:
+            raise ValueError(f"condition: expected a 1-d tensor of labels, got shape {tuple(condition.shape)}")
+        return torch.where(drop.to(condition.device), torch.full_like(condition, null), condition)
+    if isinstance(condition, str):
+        raise ValueError("condition: expected a list of captions, got a single string")
+    return [null if d else c for c, d in zip(condition, drop.tolist())]
 
 
 def static_threshold(x0: torch.Tensor) -> torch.Tensor:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from t2ilib.model_spec import Describable
+
 
 def _check_labels(labels, n_classes, n):
     if n_classes is None:
@@ -29,7 +31,7 @@ def _check_labels(labels, n_classes, n):
         raise ValueError(f"labels: expected ({n},) integer class indices, got {tuple(labels.shape)} {labels.dtype}")
 
 
-class DCGANGenerator(nn.Module):
+class DCGANGenerator(Describable, nn.Module):
     def __init__(self, z_dim: int = 64, width: int = 64, out_channels: int = 1, n_classes: int | None = None,
                  batchnorm: bool = True):
         super().__init__()
@@ -53,7 +55,7 @@ class DCGANGenerator(nn.Module):
         return self.net(self.project(h))
 
 
-class DCGANDiscriminator(nn.Module):
+class DCGANDiscriminator(Describable, nn.Module):
     def __init__(self, width: int = 64, in_channels: int = 1, n_classes: int | None = None,
                  batchnorm: bool = False, spectral_norm: bool = False):
         super().__init__()

@@ -18,7 +18,7 @@ import torch.nn as nn
 from t2ilib.ema import EMA
 from t2ilib.gan import losses
 from t2ilib.precision import autocast
-from t2ilib.train import TrainConfig, Trainer
+from t2ilib.train import TrainConfig, Trainer, evaluating
 
 GAN_LOSSES = ("nonsaturating", "saturating", "wgan-gp")
 
@@ -66,10 +66,8 @@ def sample(generator: nn.Module, n: int, z_dim: int, *cond, seed: int | None = 0
     device = device or next(generator.parameters()).device
     g = torch.Generator().manual_seed(seed) if seed is not None else None
     z = torch.randn(n, z_dim, generator=g).to(device)
-    was = generator.training
-    generator.eval()
-    out = generator(z, *[c.to(device) for c in cond])
-    generator.train(was)
+    with evaluating(generator):
+        out = generator(z, *[c.to(device) for c in cond])
     return out
 
 

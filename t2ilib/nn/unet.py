@@ -22,13 +22,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from t2ilib.model_spec import Describable
 from t2ilib.nn.attention import SelfAttention2d
-from t2ilib.nn.cross_attention import CrossAttention2d
 from t2ilib.nn.blocks import Downsample, ResBlock, Upsample, group_norm, zero_init
+from t2ilib.nn.cross_attention import CrossAttention2d
 from t2ilib.nn.embeddings import TimeEmbedding
 
 
-class UNet(nn.Module):
+class UNet(Describable, nn.Module):
     def __init__(self, in_channels: int = 1, out_channels: int | None = None, channels: tuple[int, ...] = (32, 64, 64),
                  num_res_blocks: int = 1, attention_levels: tuple[int, ...] = (2,), heads: int = 4, groups: int = 8,
                  dropout: float = 0.0, num_classes: int | None = None, cond_dim: int | None = None,

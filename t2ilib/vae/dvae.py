@@ -21,8 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from t2ilib.vae.conv import ConvDecoder, ConvEncoder
 from t2ilib.data.loaders import first_tensor
+from t2ilib.model_spec import Describable
+from t2ilib.vae.conv import ConvDecoder, ConvEncoder
 from t2ilib.vae.vq import _check_tokens, perplexity
 
 
@@ -59,7 +60,7 @@ def cosine_anneal(step: int, total: int, start: float, end: float) -> float:
     return end + (start - end) * 0.5 * (1 + math.cos(math.pi * step / total))
 
 
-class DiscreteVAE(nn.Module):
+class DiscreteVAE(Describable, nn.Module):
     """images (N, C, H, W) in [-1, 1] <-> tokens (N, H/2^d, W/2^d) in [0, vocab_size)."""
 
     def __init__(self, channels: int = 3, vocab_size: int = 256, embed_dim: int = 32, width: int = 64,

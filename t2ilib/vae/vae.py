@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from t2ilib.data.loaders import first_tensor
+from t2ilib.model_spec import Describable
 from t2ilib.vae.conv import ConvDecoder, ConvEncoder
 from t2ilib.vae.gaussian import gaussian_kl, gaussian_log_density, reparameterize
 
@@ -57,7 +58,7 @@ def bits_per_dim(nll_nats: torch.Tensor | float, dims: int) -> float:
     return float(nll) / (dims * math.log(2))
 
 
-class ConvVAE(nn.Module):
+class ConvVAE(Describable, nn.Module):
     """28 x 28 x 1 images -> z in R^latent_dim -> Bernoulli logits for 28 x 28 x 1 pixels."""
 
     def __init__(self, latent_dim: int = 16, width: int = 32, image_size: int = 28, channels: int = 1):

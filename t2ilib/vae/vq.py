@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from t2ilib.data.loaders import first_tensor
+from t2ilib.model_spec import Describable
 from t2ilib.vae.conv import ConvDecoder, ConvEncoder
 
 
@@ -87,7 +88,7 @@ class VectorQuantizer(nn.Module):
         return len(dead)
 
 
-class VQVAE(nn.Module):
+class VQVAE(Describable, nn.Module):
     """images (N, C, H, W) in [-1, 1] <-> tokens (N, H/4, W/4) in [0, n_codes)."""
 
     def __init__(self, channels: int = 1, n_codes: int = 64, code_dim: int = 16, width: int = 64,

@@ -13,9 +13,8 @@ import torch
 import torch.nn.functional as F
 
 from t2ilib.data import ShapesWorld, load_dataset
-from t2ilib.metrics import psnr
-from t2ilib.recipes import Recipe, default_trainer, register
-from t2ilib.train import TrainConfig
+from t2ilib.eval.metrics import psnr
+from t2ilib.recipes import Recipe, register
 from t2ilib.vae import (ConvVAE, DiscreteVAE, annealed_batches, binarize, binarized_batches, bits_per_dim,
                         dvae_loss, elbo_terms, importance_weighted_bound, perplexity, vae_loss)
 
@@ -32,12 +31,8 @@ def build_digit_vae() -> ConvVAE:
     return ConvVAE(latent_dim=16, width=32)
 
 
-def train_digit_vae(model, device, state, max_minutes):
-    x, _ = load_dataset("mnist", "train").tensors(device)
-    cfg = TrainConfig(**DIGIT_VAE_CONFIG, max_minutes=max_minutes)
-    trainer = default_trainer(model, vae_loss, binarized_batches(x, DIGIT_VAE_BATCH), cfg, state)
-    trainer.fit()
-    return trainer
+def digit_vae_batches(model, device):
+    return binarized_batches(load_dataset("mnist", "train").tensors(device)[0], DIGIT_VAE_BATCH)
 
 
 def binarized_test_digits(n: int | None = None, device="cpu") -> torch.Tensor:
@@ -68,20 +63,12 @@ def build_shapes_dvae() -> DiscreteVAE:
     return DiscreteVAE(channels=3, vocab_size=c["vocab_size"], embed_dim=c["embed_dim"], width=c["width"])
 
 
-def shapes_batches(batch: int, resolution: int = 32, seed: int = 0):
-    world = ShapesWorld(size=1_000_000, resolution=resolution, seed=seed)
-    return lambda step: (world.batch(step * batch, batch).images,)
-
-
-def train_shapes_dvae(model, device, state, max_minutes):
+def shapes_dvae_batches(model, device):
+    """Shapes-world images (no captions) with the Gumbel-softmax temperature and KL weight of each step."""
     c = SHAPES_DVAE
-    cfg = TrainConfig(**SHAPES_DVAE_CONFIG, max_minutes=max_minutes)
-    raw = shapes_batches(c["batch"])
-    batches = annealed_batches(lambda s: (raw(s)[0].to(device),), cfg.steps, c["tau_start"], c["tau_end"],
-                               c["kl_weight"], kl_warmup=c["kl_warmup"])
-    trainer = default_trainer(model, dvae_loss, batches, cfg, state)
-    trainer.fit()
-    return trainer
+    scenes = ShapesWorld(size=1_000_000, resolution=32, seed=0).batches(c["batch"])
+    return annealed_batches(lambda step: (scenes(step).images.to(device),), SHAPES_DVAE_CONFIG["steps"],
+                            c["tau_start"], c["tau_end"], c["kl_weight"], kl_warmup=c["kl_warmup"])
 
 
 @torch.no_grad()
@@ -98,8 +85,10 @@ def evaluate_tokenizer(model, device, n: int = 2000, split: str = "test") -> dic
 
 
 register(Recipe(name="digit_vae", description="convolutional VAE on binarised MNIST (16-d latent)",
-                build=build_digit_vae, train=train_digit_vae, evaluate=evaluate_digit_vae,
+                build=build_digit_vae, config=DIGIT_VAE_CONFIG, loss=lambda model, device: vae_loss,
+                batches=digit_vae_batches, evaluate=evaluate_digit_vae,
                 metric="test_bits_per_dim", tolerance=0.002, higher_is_better=False))
 register(Recipe(name="shapes_dvae", description="DALL-E-style dVAE tokenizer for the 32 px shapes world (8x8 tokens)",
-                build=build_shapes_dvae, train=train_shapes_dvae, evaluate=evaluate_tokenizer,
+                build=build_shapes_dvae, config=SHAPES_DVAE_CONFIG, loss=lambda model, device: dvae_loss,
+                batches=shapes_dvae_batches, evaluate=evaluate_tokenizer,
                 metric="token_psnr_db", tolerance=0.1))

@@ -14,8 +14,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from t2ilib.model_spec import Describable
+from t2ilib.train import evaluating
 
-class ImageClassifier(nn.Module):
+
+class ImageClassifier(Describable, nn.Module):
     def __init__(self, in_channels: int = 1, n_classes: int = 10, width: int = 32, resolution: int = 28):
         super().__init__()
         self.resolution = resolution
@@ -44,12 +47,10 @@ class ImageClassifier(nn.Module):
     @torch.no_grad()
     def predict(self, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
         """Class probabilities (N, n_classes) for images in [-1, 1], in eval mode."""
-        was = self.training
-        self.eval()
         dev = next(self.parameters()).device
-        out = torch.cat([F.softmax(self(x[i:i + batch_size].to(dev)).float(), -1) for i in range(0, len(x), batch_size)])
-        self.train(was)
-        return out
+        with evaluating(self):
+            return torch.cat([F.softmax(self(x[i:i + batch_size].to(dev)).float(), -1)
+                              for i in range(0, len(x), batch_size)])
 
 
 def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -25,7 +25,7 @@ from torch import nn
 from transformers import AutoModel, BertConfig, BertModel
 
 from t2ilib.precision import autocast, check_precision
-from t2ilib.text import course_tokenizer, pretrained_model_path, pretrained_tokenizer
+from t2ilib.text.tokenizers import course_tokenizer, pretrained_model_path, pretrained_tokenizer
 
 
 @dataclass

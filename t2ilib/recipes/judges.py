@@ -8,20 +8,17 @@ from functools import partial
 import torch
 
 from t2ilib.data import epoch_batches, load_dataset
-from t2ilib.judges import ImageClassifier, accuracy, classifier_loss
-from t2ilib.recipes import Recipe, default_trainer, register
-from t2ilib.train import TrainConfig
+from t2ilib.data.shapes import ShapesWorld
+from t2ilib.eval.judges import ImageClassifier, accuracy, classifier_loss
+from t2ilib.eval.shapes_probe import ShapesProbe, attribute_accuracy, probe_loss, targets
+from t2ilib.recipes import Recipe, register
 
-CLASSIFIER_CONFIG = dict(steps=1500, lr=2e-3, warmup_steps=100, lr_schedule="cosine", weight_decay=1e-4, grad_clip=1.0, log_every=25,
-                         checkpoint_every=250)
+CLASSIFIER_CONFIG = dict(steps=1500, lr=2e-3, warmup_steps=100, lr_schedule="cosine", weight_decay=1e-4, grad_clip=1.0,
+                         log_every=25, checkpoint_every=250)
 
 
-def train_classifier(dataset: str, model, device, state, max_minutes) -> "Trainer":  # noqa: F821
-    x, y = load_dataset(dataset, "train").tensors(device)
-    cfg = TrainConfig(**CLASSIFIER_CONFIG, max_minutes=max_minutes)
-    trainer = default_trainer(model, classifier_loss, epoch_batches(x, y, batch_size=128, seed=0), cfg, state)
-    trainer.fit()
-    return trainer
+def classifier_batches(dataset: str, model, device):
+    return epoch_batches(*load_dataset(dataset, "train").tensors(device), batch_size=128, seed=0)
 
 
 def test_accuracy(dataset: str, model, device) -> dict[str, float]:
@@ -32,7 +29,8 @@ def test_accuracy(dataset: str, model, device) -> dict[str, float]:
 for _name, _ds, _desc in (("digit_classifier", "mnist", "MNIST digit judge (small CNN)"),
                           ("fashion_classifier", "fashion_mnist", "Fashion-MNIST judge (small CNN)")):
     register(Recipe(name=_name, description=_desc, build=partial(ImageClassifier, 1, 10),
-                    train=partial(train_classifier, _ds), evaluate=partial(test_accuracy, _ds),
+                    config=CLASSIFIER_CONFIG, loss=lambda model, device: classifier_loss,
+                    batches=partial(classifier_batches, _ds), evaluate=partial(test_accuracy, _ds),
                     metric="test_accuracy", tolerance=0.003))
 del _name, _ds, _desc
 
@@ -47,9 +45,6 @@ PROBE_EVAL = dict(n=2000, seed=202)
 def probe_batches(device, seed: int = 101):
     """Step -> (images, targets): fresh renders every step, with a little pixel noise so the probe also reads
     imperfect (generated) images."""
-    from t2ilib.data.shapes import ShapesWorld
-    from t2ilib.shapes_judge import targets
-
     worlds = [ShapesWorld(10**8, 32, seed, split) for split in ("train", "held_out")]
 
     def at(step: int):
@@ -63,23 +58,8 @@ def probe_batches(device, seed: int = 101):
     return at
 
 
-def train_probe(model, device, state, max_minutes):
-    cfg = TrainConfig(**PROBE_CONFIG, max_minutes=max_minutes)
-    trainer = default_trainer(model, _probe_loss(), probe_batches(device), cfg, state)
-    trainer.fit()
-    return trainer
-
-
-def _probe_loss():
-    from t2ilib.shapes_judge import probe_loss
-    return probe_loss
-
-
 def probe_accuracy(model, device) -> dict:
     """Per-attribute accuracy on fresh renders of the test split and of the held-out (colour, shape) pairs."""
-    from t2ilib.data.shapes import ShapesWorld
-    from t2ilib.shapes_judge import attribute_accuracy
-
     out = {}
     for split in ("test", "held_out"):
         b = ShapesWorld(PROBE_EVAL["n"], 32, PROBE_EVAL["seed"], split).batch(0, PROBE_EVAL["n"])
@@ -91,13 +71,7 @@ def probe_accuracy(model, device) -> dict:
     return out
 
 
-def _build_probe():
-    from t2ilib.shapes_judge import ShapesProbe
-    return ShapesProbe()
-
-
 register(Recipe(name="shapes_probe", description="shapes-world attribute probe (CNN, one head per attribute)",
-                build=_build_probe, train=train_probe, evaluate=probe_accuracy, metric="min_accuracy",
+                build=ShapesProbe, config=PROBE_CONFIG, loss=lambda model, device: probe_loss,
+                batches=lambda model, device: probe_batches(device), evaluate=probe_accuracy, metric="min_accuracy",
                 tolerance=0.003))
-
-__all__ = ["train_classifier", "test_accuracy", "torch"]

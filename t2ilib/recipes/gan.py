@@ -2,7 +2,7 @@
 
 Quality is measured with the digit judge: *class fidelity* (the fraction of samples generated for digit k that
 the judge reads as k) and *judge FID* (Frechet distance on the judge's features between samples and the MNIST
-test set; see :mod:`t2ilib.metrics`). The checkpoint holds the EMA generator only.
+test set; see :mod:`t2ilib.eval.metrics`). The checkpoint holds the EMA generator only.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ import torch
 
 from t2ilib.data import epoch_batches, load_dataset
 from t2ilib.gan import GAN, DCGANDiscriminator, DCGANGenerator, GANConfig, GANTrainer, sample
-from t2ilib.metrics import class_fidelity, judge_fid
-from t2ilib.recipes import Recipe, load_pretrained, register
+from t2ilib.eval.metrics import class_fidelity, judge_fid
+from t2ilib.checkpoint import load_pretrained
+from t2ilib.recipes import Recipe, register
 
 Z_DIM, WIDTH = 64, 64
 DIGIT_GAN_CONFIG = dict(steps=6000, lr=2e-4, betas=(0.5, 0.999), ema_decay=0.999, log_every=50,

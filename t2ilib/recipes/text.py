@@ -3,7 +3,7 @@
 * ``shapes_minilm`` / ``shapes_scratch`` -- text-conditioned UNets on the shapes world at 32 px (pooled sentence
   vector + cross-attention to the tokens; the attention queries also get their pixel's position, so "left of"
   can be bound to a place), the same except for the text encoder: the frozen pretrained all-MiniLM-L6-v2 read
-  through a trainable 2-layer adapter (:class:`t2ilib.text_encoders.TextAdapter`), or a 2-layer BERT of the
+  through a trainable 2-layer adapter (:class:`t2ilib.text.encoders.TextAdapter`), or a 2-layer BERT of the
   same size trained from scratch with the denoiser. Trained only on the ``"train"``
   stream: six (colour, shape) pairs never appear, so held-out captions measure composition.
 * ``digit_text`` -- captioned MNIST at 28 px ("a handwritten digit seven", "handwritten 7", ...) with the frozen
@@ -11,7 +11,7 @@
 
 All use a cosine schedule, T = 1000, 10 % condition dropout (caption -> ""), EMA, the
 precision policy (the shipped ones were trained in bf16 on CPUs with native bf16). Graded by prompt fidelity
-(:mod:`t2ilib.fidelity`) at classifier-free guidance 3, DDIM 25 steps. The digit model predicts eps. The shapes
+(:mod:`t2ilib.eval.fidelity`) at classifier-free guidance 3, DDIM 25 steps. The digit model predicts eps. The shapes
 models predict v = sqrt(abar) eps - sqrt(1 - abar) x_0 (Salimans & Ho 2022, Sec. 4): where the two objects go
 is decided at high noise, and there the eps loss weighs an error in x_0 by abar / (1 - abar) (~0.02 at t = 900),
 while the v loss weighs it by 1 / (1 - abar) (~1), so "which object is on the left" is actually trained.
@@ -26,12 +26,12 @@ import torch
 from t2ilib.data import epoch_batches, load_dataset
 from t2ilib.data.digit_captions import TEMPLATES, digit_caption
 from t2ilib.data.shapes import ShapesWorld
-from t2ilib.diffusion import NoiseSchedule, diffusion_loss, noised_batches
-from t2ilib.recipes import Recipe, default_trainer, register
-from t2ilib.text_to_image import TextConditionedUNet, drop_captions
-from t2ilib.train import TrainConfig
+from t2ilib.diffusion import drop_condition, noised_batches
+from t2ilib.recipes import Recipe, register
+from t2ilib.recipes.diffusion import DIGIT_DENOISER_TRAINING, denoising_loss
+from t2ilib.text.denoiser import NULL_CAPTION, TextConditionedUNet
 
-SCHEDULE = dict(name="cosine", num_steps=1000)
+SCHEDULE = dict(schedule="cosine", num_steps=1000)
 P_UNCOND = 0.1
 SHAPES_MODEL = dict(conditioning="pooled+tokens", max_tokens=24, resolution=32, in_channels=3, channels=(32, 64, 128),
                     num_res_blocks=1, attention_levels=(2,), query_position=True, prediction="v_prediction")
@@ -41,29 +41,23 @@ SHAPES_CONFIG = dict(steps=6000, lr=1e-3, warmup_steps=200, lr_schedule="cosine"
 SHAPES_BATCH = 64
 DIGIT_MODEL = dict(conditioning="pooled+tokens", max_tokens=16, resolution=28, in_channels=1, channels=(32, 64, 64),
                    num_res_blocks=1, attention_levels=(2,), encoder_cache=256)
-DIGIT_CONFIG = dict(steps=4000, lr=1e-3, warmup_steps=100, lr_schedule="cosine", grad_clip=1.0, ema_decay=0.999,
-                    log_every=50, checkpoint_every=250)
 DIGIT_BATCH = 128
 EVAL = dict(guidance=3.0, steps=25, n_shapes=100, n_digits=500, seed=0)
 QUICK_SHAPES, QUICK_DIGITS = dict(n_per_group=16), dict(n=100)  # the test suite's re-measurement (same seeds)
 
 
-def text_schedule() -> NoiseSchedule:
-    return NoiseSchedule.from_name(SCHEDULE["name"], SCHEDULE["num_steps"])
-
-
-def shapes_batches(device, batch: int = SHAPES_BATCH, seed: int = 0, p_uncond: float = P_UNCOND):
+def captioned_shapes(device, batch: int = SHAPES_BATCH, seed: int = 0, p_uncond: float = P_UNCOND):
     """Step -> (images, captions) from the shapes world's training stream, with condition dropout."""
-    world = ShapesWorld(10**8, 32, seed, "train")
+    scenes = ShapesWorld(10**8, 32, seed, "train").batches(batch)
 
     def at(step: int):
-        b = world.batch(step * batch, batch)
+        b = scenes(step)
         g = torch.Generator().manual_seed(seed * 1_000_003 + step + 17)
-        return b.images.to(device), drop_captions(b.captions, p_uncond, g)
+        return b.images.to(device), drop_condition(b.captions, p_uncond, NULL_CAPTION, g)
     return at
 
 
-def digit_batches(device, batch: int = DIGIT_BATCH, seed: int = 0, p_uncond: float = P_UNCOND):
+def captioned_digits(device, batch: int = DIGIT_BATCH, seed: int = 0, p_uncond: float = P_UNCOND):
     """Step -> (images, captions): MNIST digits each with a caption from a random template, condition dropout."""
     x, y = load_dataset("mnist", "train").tensors(device)
     batches = epoch_batches(x, y, batch_size=batch, seed=seed)
@@ -73,35 +67,33 @@ def digit_batches(device, batch: int = DIGIT_BATCH, seed: int = 0, p_uncond: flo
         g = torch.Generator().manual_seed(seed * 7_000_003 + step)
         templates = torch.randint(len(TEMPLATES), (len(labels),), generator=g).tolist()
         captions = [digit_caption(int(d), k) for d, k in zip(labels.tolist(), templates)]
-        return images, drop_captions(captions, p_uncond, g)
+        return images, drop_condition(captions, p_uncond, NULL_CAPTION, g)
     return at
 
 
 def build_shapes(encoder: str) -> TextConditionedUNet:
-    return TextConditionedUNet(encoder, adapter_layers=ADAPTER_LAYERS if encoder == "minilm" else 0, **SHAPES_MODEL)
+    return TextConditionedUNet(encoder, adapter_layers=ADAPTER_LAYERS if encoder == "minilm" else 0, **SCHEDULE,
+                               **SHAPES_MODEL)
 
 
 def build_digit() -> TextConditionedUNet:
-    return TextConditionedUNet("minilm", **DIGIT_MODEL)
+    return TextConditionedUNet("minilm", **SCHEDULE, **DIGIT_MODEL)
 
 
-def _train(batches, config, model, device, state, max_minutes):
-    cfg = TrainConfig(**config, max_minutes=max_minutes)
-    loss = diffusion_loss(text_schedule().to(device), model.prediction)
-    trainer = default_trainer(model, loss, noised_batches(batches(device), SCHEDULE["num_steps"]), cfg, state)
-    trainer.fit()
-    return trainer
+def noised(captioned):
+    """``batches(model, device)`` for a recipe: captioned images, noised at random timesteps of the model's T."""
+    return lambda model, device: noised_batches(captioned(device), model.num_steps)
 
 
 def evaluate_shapes(model, device, n_per_group: int = EVAL["n_shapes"]) -> dict:
-    from t2ilib.fidelity import shapes_fidelity
+    from t2ilib.eval.fidelity import shapes_fidelity
 
     return shapes_fidelity(model, n_per_group=n_per_group, guidance=EVAL["guidance"], steps=EVAL["steps"],
                            seed=EVAL["seed"])
 
 
 def evaluate_digit(model, device, n: int = EVAL["n_digits"]) -> dict:
-    from t2ilib.fidelity import digit_fidelity
+    from t2ilib.eval.fidelity import digit_fidelity
 
     return digit_fidelity(model, n=n, guidance=EVAL["guidance"], steps=EVAL["steps"],
                           seed=EVAL["seed"])
@@ -109,39 +101,10 @@ def evaluate_digit(model, device, n: int = EVAL["n_digits"]) -> dict:
 
 for _enc, _desc in (("minilm", "frozen pretrained all-MiniLM-L6-v2"), ("scratch", "2-layer BERT trained from scratch")):
     register(Recipe(name=f"shapes_{_enc}", description=f"text-to-image UNet on the shapes world, 32 px; text: {_desc}",
-                    build=partial(build_shapes, _enc), train=partial(_train, shapes_batches, SHAPES_CONFIG),
+                    build=partial(build_shapes, _enc), config=SHAPES_CONFIG, loss=denoising_loss,
+                    batches=noised(captioned_shapes),
                     evaluate=evaluate_shapes, metric="fidelity", tolerance=0.05, quick=QUICK_SHAPES))
 register(Recipe(name="digit_text", description="text-to-image UNet on captioned MNIST, 28 px; text: frozen MiniLM",
-                build=build_digit, train=partial(_train, digit_batches, DIGIT_CONFIG), evaluate=evaluate_digit,
+                build=build_digit, config=DIGIT_DENOISER_TRAINING, loss=denoising_loss,
+                batches=noised(captioned_digits), evaluate=evaluate_digit,
                 metric="fidelity", tolerance=0.01, quick=QUICK_DIGITS))
-
-
-# ------------------------------------------------------------------------------- prompts the models understand
-TEXT_MODELS = ("shapes_minilm", "shapes_scratch", "digit_text")
-
-
-def known_words(name: str) -> list[str]:
-    """Every word in the captions model ``name`` was trained on."""
-    from t2ilib.data.shapes_captions import vocabulary
-    from t2ilib.text import words
-
-    if name.startswith("digit"):
-        return sorted({w for d in range(10) for k in range(len(TEMPLATES)) for w in words(digit_caption(d, k))})
-    return vocabulary()
-
-
-def example_prompts(name: str) -> list[str]:
-    if name.startswith("digit"):
-        return ["a handwritten digit seven", "handwritten 3"]
-    return ["a small red circle on the left", "a large blue square left of a small green triangle"]
-
-
-def check_model_prompt(model: TextConditionedUNet, name: str, prompt) -> str:
-    """The cleaned prompt, or one ValueError: empty, over-long, unknown words, or (digits) not exactly one digit."""
-    from t2ilib.data.digit_captions import parse_digit_caption
-    from t2ilib.text import check_prompt
-
-    prompt = check_prompt(prompt, model.tokenizer, known_words(name), model.max_tokens, example_prompts(name))
-    if name.startswith("digit"):
-        parse_digit_caption(prompt)
-    return prompt

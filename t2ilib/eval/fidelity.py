@@ -1,6 +1,6 @@
 """Prompt fidelity: the fraction of generated images whose judged content matches their caption.
 
-* shapes world: the attribute probe (:mod:`t2ilib.shapes_judge`) reads every attribute; an image counts only if
+* shapes world: the attribute probe (:mod:`t2ilib.eval.shapes_probe`) reads every attribute; an image counts only if
   all of them match. Reported for four groups of captions: one or two objects, x seen or held-out (colour, shape)
   pairs. Captions come from the ``"test"`` stream (seen pairs, scenes the model never saw) and the
   ``"held_out"`` stream (at least one pair the model never saw).
@@ -8,7 +8,7 @@
 * word order: :func:`order_sensitivity`, a teacher-forced test of whether a shapes model uses the order of the
   words at all (true caption vs the same words with the two objects swapped).
 
-``python -m t2ilib.fidelity`` prints the tables (the chapter's quality numbers come from there).
+``python -m t2ilib.eval.fidelity`` prints the tables (the chapter's quality numbers come from there).
 """
 
 from __future__ import annotations
@@ -41,17 +41,12 @@ def digit_captions(n: int, seed: int = CAPTION_SEED) -> list[str]:
     return [digit_caption(i % 10, k) for i, k in zip(range(n), templates)]
 
 
-def _schedule():
-    from t2ilib.recipes_text import text_schedule
-    return text_schedule()
-
-
 @torch.no_grad()
 def shapes_fidelity(model, probe=None, *, n_per_group: int = 100, guidance: float = 3.0, steps: int = 25,
                     seed: int = 0, threshold="static", groups=tuple(GROUPS)) -> dict:
     """Fidelity per caption group, their mean (``fidelity``) and the sampling time."""
-    from t2ilib.recipes import load_pretrained
-    from t2ilib.shapes_judge import caption_matches
+    from t2ilib.checkpoint import load_pretrained
+    from t2ilib.eval.shapes_probe import caption_matches
 
     probe = probe or load_pretrained("shapes_probe", "cpu")
     out, t0 = {}, time.perf_counter()
@@ -68,7 +63,7 @@ def shapes_fidelity(model, probe=None, *, n_per_group: int = 100, guidance: floa
 def digit_fidelity(model, judge=None, *, n: int = 500, guidance: float = 3.0, steps: int = 25, seed: int = 0,
                    threshold="static", return_images: bool = False) -> dict:
     """Fraction of samples the digit judge reads as the captioned digit."""
-    from t2ilib.recipes import load_pretrained
+    from t2ilib.checkpoint import load_pretrained
 
     judge = judge or load_pretrained("digit_classifier", "cpu")
     captions = digit_captions(n)
@@ -113,7 +108,7 @@ def order_sensitivity(model, *, n: int = 128, timesteps=(900, 700, 500), seed: i
     device = model.vocab_checksum.device
     x0 = batch.images.to(device)
     true, swapped = batch.captions, [swapped_caption(world.scene(i)) for i in range(n)]
-    schedule, g, out = _schedule().to(device), torch.Generator().manual_seed(seed), {}
+    schedule, g, out = model.schedule.to(device), torch.Generator().manual_seed(seed), {}
     model.eval()
     for t in timesteps:
         eps = torch.randn(x0.shape, generator=g).to(device)
@@ -127,11 +122,10 @@ def order_sensitivity(model, *, n: int = 128, timesteps=(900, 700, 500), seed: i
 
 
 def _generate(model, captions, guidance, steps, seed, threshold):
-    from t2ilib.text_to_image import generate
+    from t2ilib.text.denoiser import generate
 
     model.eval()
-    return generate(model, captions, _schedule(), guidance=guidance, steps=steps, seed=seed,
-                    threshold=threshold).cpu()
+    return generate(model, captions, guidance=guidance, steps=steps, seed=seed, threshold=threshold).cpu()
 
 
 def _table_row(cells) -> str:
@@ -145,9 +139,9 @@ def _pct(x: float) -> str:
 def main(argv=None) -> None:
     from t2ilib.device import get_device
     from t2ilib.precision import add_precision_argument, apply_precision_argument, describe_precision
-    from t2ilib.recipes import load_pretrained
+    from t2ilib.checkpoint import load_pretrained
 
-    p = argparse.ArgumentParser(prog="python -m t2ilib.fidelity", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m t2ilib.eval.fidelity", description=__doc__.split("\n")[0])
     p.add_argument("--models", nargs="+", default=["shapes_minilm", "shapes_scratch", "digit_text"])
     p.add_argument("--guidance", nargs="+", type=float, default=[1.0, 3.0])
     p.add_argument("--n", type=int, default=1000, help="samples per caption group (digits: in total)")

@@ -89,7 +89,7 @@ def course_tokenizer() -> PreTrainedTokenizerFast:
 
 
 def write_course_vocab(path: Path | None = None) -> Path:
-    """Retrain the course tokenizer and write its vocabulary (maintainers: ``python -m t2ilib.text``)."""
+    """Retrain the course tokenizer and write its vocabulary (maintainers: ``python -m t2ilib.text.tokenizers``)."""
     from t2ilib.checkpoint import atomic_write_bytes
 
     vocab = train_word_tokenizer(course_captions()).get_vocab()

@@ -16,11 +16,13 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
-from t2ilib.checkpoint import load_model, round_weights, run_info, save_model
+from t2ilib.checkpoint import (MANIFEST_VERSION, load_checkpoint, load_pretrained, load_state_strict, round_weights,
+                               run_info, save_checkpoint, save_model)
+from t2ilib.model_spec import model_spec
 from t2ilib.data.paths import checkpoint_dir
 from t2ilib.device import get_device, seed_everything
 from t2ilib.precision import precision_scope, resolve_precision
@@ -29,18 +31,45 @@ from t2ilib.train import TrainConfig, Trainer
 
 @dataclass
 class Recipe:
+    """How one shipped checkpoint is trained and graded.
+
+    Most recipes use the course's one training loop (:class:`t2ilib.train.Trainer`) and give its three pieces:
+    ``config`` (the :class:`~t2ilib.train.TrainConfig` fields), ``loss(model, device)`` (the loss function) and
+    ``batches(model, device)`` (``step -> batch``). A recipe with its own loop (the GAN's two players) gives
+    ``train(model, device, state_path, max_minutes) -> Trainer`` instead.
+    """
     name: str
     description: str
     build: Callable[[], torch.nn.Module]
-    train: Callable[[torch.nn.Module, torch.device, Path | None, float | None], Trainer]
     evaluate: Callable[[torch.nn.Module, torch.device], dict[str, float]]
     metric: str  # the manifest metric the shipped weights must still reach
     tolerance: float  # absolute
+    config: dict | None = None  # TrainConfig fields of the standard loop
+    loss: Callable[[torch.nn.Module, torch.device], Callable] | None = None
+    batches: Callable[[torch.nn.Module, torch.device], Callable[[int], Any]] | None = None
+    train: Callable[[torch.nn.Module, torch.device, Path | None, float | None], Trainer] | None = None
     higher_is_better: bool = True
     build_pretrained: Callable[[], torch.nn.Module] | None = None  # what the checkpoint holds, if not build()
     storage_dtype: str = "float16"  # shipped weights at rest; metrics are measured on exactly these (rounded) weights
     quick: dict | None = None  # evaluate(model, device, **quick): the same metric on fewer samples (see above)
     quick_tolerance: float | None = None  # absolute, for the quick metric (default: tolerance)
+
+    def __post_init__(self):
+        standard = [piece is not None for piece in (self.config, self.loss, self.batches)]
+        if (self.train is not None and any(standard)) or (self.train is None and not all(standard)):
+            raise ValueError(f"recipe {self.name}: give either config, loss and batches (the standard training loop) "
+                             f"or train (a loop of its own), not both or neither")
+
+    def fit(self, model: torch.nn.Module, device: torch.device, state: Path | None,
+            max_minutes: float | None) -> Trainer:
+        """Train ``model`` by this recipe (resuming from ``state`` if it exists) and return the finished trainer."""
+        if self.train is not None:
+            return self.train(model, device, state, max_minutes)
+        trainer = Trainer(model, self.loss(model, device), self.batches(model, device),
+                          TrainConfig(**self.config, max_minutes=max_minutes), checkpoint_path=state,
+                          resume=state is not None)
+        trainer.fit()
+        return trainer
 
 
 RECIPES: dict[str, Recipe] = {}
@@ -52,18 +81,22 @@ def register(recipe: Recipe) -> Recipe:
 
 
 def get_recipe(name: str) -> Recipe:
-    _load_all()
+    load_all()
     if name not in RECIPES:
         raise ValueError(f"recipe: expected one of {sorted(RECIPES)}, got {name!r}")
     return RECIPES[name]
 
 
-def _load_all() -> None:
-    import t2ilib.recipes_judges  # noqa: F401  (each chapter's recipe module registers itself here)
-    import t2ilib.recipes_gan  # noqa: F401
-    import t2ilib.recipes_vae  # noqa: F401
-    import t2ilib.recipes_diffusion  # noqa: F401
-    import t2ilib.recipes_text  # noqa: F401
+def load_all() -> dict[str, Recipe]:
+    """Import every recipe module of the :mod:`t2ilib.recipes` package (each registers its own recipes) and return
+    the registry. The registry names no recipe: a chapter adds a module beside the others, and that is all."""
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        if module.name != "registry":
+            importlib.import_module(f"{__package__}.{module.name}")
+    return RECIPES
 
 
 def checkpoint_path(name: str, out_dir: Path | None = None) -> Path:
@@ -80,7 +113,7 @@ def run_recipe(name: str, out_dir: Path | None = None, device: torch.device | st
     out = checkpoint_path(name, out_dir)
     state = out.with_name(f".{name}.train-state.safetensors")
     t0 = time.perf_counter()
-    trainer = recipe.train(model, device, state, max_minutes)
+    trainer = recipe.fit(model, device, state, max_minutes)
     final = round_weights(trainer.eval_model, recipe.storage_dtype)  # measure what is shipped, not the fp32 original
     metrics = recipe.evaluate(final, device)
     with precision_scope("fp32"):
@@ -97,15 +130,27 @@ def run_recipe(name: str, out_dir: Path | None = None, device: torch.device | st
     return out
 
 
-def load_pretrained(name: str, device: torch.device | str | None = None) -> torch.nn.Module:
-    """The shipped checkpoint of recipe ``name``, in eval mode."""
+def migrate_manifest(name: str, out_dir: Path | None = None) -> Path:
+    """Maintainers: bring recipe ``name``'s checkpoint to the current manifest format, weights unchanged.
+
+    Format 1 manifests did not describe their model; the recipe's build function does, so its spec is added. A
+    bare UNet denoiser of format 1 becomes a :class:`t2ilib.diffusion.Denoiser` (its tensors gain the ``net.``
+    prefix; values identical) that also records its schedule and prediction target."""
     recipe = get_recipe(name)
-    device = torch.device(device) if device else get_device()
-    model = (recipe.build_pretrained or recipe.build)().to(device)
-    load_model(checkpoint_path(name), model, device)
-    if hasattr(model, "check_vocabulary"):
-        model.check_vocabulary()
-    return model.eval()
+    path = checkpoint_path(name, out_dir)
+    tensors, manifest = load_checkpoint(path, "cpu")
+    if manifest.get("format_version", 1) >= MANIFEST_VERSION and "model" in manifest:
+        return path
+    model = (recipe.build_pretrained or recipe.build)()
+    expected = model.state_dict()
+    if set(tensors) != set(expected) and {f"net.{k}" for k in tensors} == set(expected):
+        tensors = {f"net.{k}": v for k, v in tensors.items()}
+    load_state_strict(model, {k: v.to(expected[k].dtype) for k, v in tensors.items()}, f"{path}")
+    manifest = {k: v for k, v in manifest.items() if k not in ("format_version", "sha256")}
+    manifest["model"] = model_spec(model)
+    manifest["migrated"] = f"manifest format 1 -> {MANIFEST_VERSION}: model spec added from the recipe; weights unchanged"
+    save_checkpoint(path, tensors, manifest)
+    return path
 
 
 def quick_metrics(recipe: Recipe, model: torch.nn.Module, device) -> dict:
@@ -154,7 +199,3 @@ def record_quick_metrics(name: str, device: torch.device | str = "cpu") -> dict:
         manifest["metrics_quick"] = quick_metrics(recipe, load_pretrained(name, device), device)
     atomic_write_bytes(path, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
     return manifest["metrics_quick"]
-
-
-def default_trainer(model, loss_fn, batch_at, config: TrainConfig, state: Path | None) -> Trainer:
-    return Trainer(model, loss_fn, batch_at, config, checkpoint_path=state, resume=state is not None)

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from t2ilib.images import to_image_range
+from t2ilib.train import evaluating
 
 
 def feature_statistics(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -59,13 +60,10 @@ def _as_model_range(images: torch.Tensor) -> torch.Tensor:
 def judge_features(judge: torch.nn.Module, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
     """The judge's penultimate features for images in [-1, 1] (uint8 images are converted)."""
     images = _as_model_range(images)
-    was = judge.training
-    judge.eval()
     dev = next(judge.parameters()).device
-    out = torch.cat([judge.features(images[i:i + batch_size].to(dev)).float().cpu()
-                     for i in range(0, len(images), batch_size)])
-    judge.train(was)
-    return out
+    with evaluating(judge):
+        return torch.cat([judge.features(images[i:i + batch_size].to(dev)).float().cpu()
+                          for i in range(0, len(images), batch_size)])
 
 
 def judge_statistics(judge: torch.nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -10,7 +10,7 @@ Imagen do besides cross-attention), ``"tokens"`` (cross-attention only) or ``"po
 
 Classifier-free guidance needs an unconditional model too. Here the "null" condition is the encoding of the
 empty caption ``""`` (just [CLS] [SEP]): training replaces a fraction ``p_uncond`` of the captions by ``""``
-(:func:`drop_captions`), and sampling runs the model on the caption and on ``""`` (:meth:`guided`).
+(:func:`t2ilib.diffusion.drop_condition` with ``null=NULL_CAPTION``), and sampling runs the model on the caption and on ``""`` (:meth:`guided`).
 """
 
 from __future__ import annotations
@@ -21,21 +21,13 @@ import torch
 from torch import nn
 
 from t2ilib.diffusion.guidance import guided_model
-from t2ilib.diffusion.parameterization import check_prediction
+from t2ilib.diffusion.denoiser import DiffusionModel
 from t2ilib.nn import UNet
-from t2ilib.text_encoders import FrozenPretrainedEncoder, ScratchTextEncoder, TextAdapter
+from t2ilib.text.encoders import FrozenPretrainedEncoder, ScratchTextEncoder, TextAdapter
 
 ENCODERS = ("minilm", "scratch")
 CONDITIONINGS = ("pooled", "tokens", "pooled+tokens")
 NULL_CAPTION = ""
-
-
-def drop_captions(captions: list[str], p_uncond: float, generator: torch.Generator) -> list[str]:
-    """Replace each caption by the null caption ``""`` with probability ``p_uncond`` (condition dropout)."""
-    if not 0.0 <= p_uncond < 1.0:
-        raise ValueError(f"p_uncond: expected a probability in [0, 1), got {p_uncond!r}")
-    drop = torch.rand(len(captions), generator=generator) < p_uncond
-    return [NULL_CAPTION if d else c for c, d in zip(captions, drop.tolist())]
 
 
 def vocabulary_checksum(tokenizer) -> int:
@@ -43,12 +35,14 @@ def vocabulary_checksum(tokenizer) -> int:
     return zlib.crc32(" ".join(w for w, _ in vocab).encode())
 
 
-class TextConditionedUNet(nn.Module):
+class TextConditionedUNet(DiffusionModel):
+    """A caption-conditioned denoiser: text encoder (+ adapter) and UNet, with the schedule it was trained under
+    and what the UNet outputs (eps, x_0 or v): everything :func:`generate` needs."""
+
     def __init__(self, encoder: str = "minilm", conditioning: str = "pooled+tokens", max_tokens: int = 32,
                  encoder_cache: int = 0, resolution: int = 32, adapter_layers: int = 0, prediction: str = "epsilon",
-                 **unet_kwargs):
-        super().__init__()
-        self.prediction = check_prediction(prediction)  # what the UNet outputs: eps, x_0 or v (samplers need it)
+                 schedule: str = "cosine", num_steps: int = 1000, **unet_kwargs):
+        super().__init__(schedule, num_steps, prediction)
         if encoder not in ENCODERS:
             raise ValueError(f"encoder: expected one of {ENCODERS}, got {encoder!r}")
         if conditioning not in CONDITIONINGS:
@@ -115,13 +109,13 @@ class TextConditionedUNet(nn.Module):
 
 
 @torch.no_grad()
-def generate(model: TextConditionedUNet, captions: list[str], schedule, *, guidance: float = 3.0, steps: int = 25,
+def generate(model: TextConditionedUNet, captions: list[str], *, guidance: float = 3.0, steps: int = 25,
              sampler: str = "ddim", eta: float = 0.0, seed: int = 0, threshold="static", batch: int = 250,
              precision: str | None = None, resolution: int | None = None, progress: bool = False) -> torch.Tensor:
     """Images (N, C, R, R) in [-1, 1] for ``captions``, with classifier-free guidance at Imagen/diffusers scale
     ``guidance`` and ``threshold`` = "static" (clip x0_hat to [-1, 1]), "dynamic" (Imagen, p = 99.5 %), a float
-    percentile for dynamic thresholding, or "none". ``precision``: see :mod:`t2ilib.precision` (None: the policy)."""
-    from t2ilib.diffusion import sample
+    percentile for dynamic thresholding, or "none". ``precision``: see :mod:`t2ilib.precision` (None: the policy).
+    The noise schedule and prediction target are the model's own (:class:`t2ilib.diffusion.DiffusionModel`)."""
     from t2ilib.diffusion.guidance import dynamic_threshold
 
     if isinstance(captions, str) or not captions:
@@ -143,7 +137,7 @@ def generate(model: TextConditionedUNet, captions: list[str], schedule, *, guida
     out = []
     for i in range(0, len(captions), batch):
         chunk = list(captions[i:i + batch])
-        out.append(sample(model.guided(chunk, guidance), schedule, (len(chunk), cfg["in_channels"], r, r),
-                          sampler=sampler, steps=steps, eta=eta, prediction=model.prediction, clip_x0=clip, generator=g,
-                          device=device, precision=precision, progress=progress).cpu())
+        out.append(model.sample((len(chunk), cfg["in_channels"], r, r), model=model.guided(chunk, guidance),
+                                sampler=sampler, steps=steps, eta=eta, clip_x0=clip, generator=g, device=device,
+                                precision=precision, progress=progress).cpu())
     return torch.cat(out).clamp(-1, 1)

@@ -25,6 +25,8 @@ from torch import nn
 from t2ilib.data.shapes import HELD_OUT_PAIRS
 from t2ilib.data.shapes_captions import COLORS, POSITIONS, SIZES, parse_caption
 from t2ilib.data.shapes_render import SHAPES
+from t2ilib.model_spec import Describable
+from t2ilib.train import evaluating
 
 AXES = ("horizontal", "vertical")
 HEADS = {"count": (1, 2), "position": POSITIONS, "axis": AXES,
@@ -51,7 +53,7 @@ def targets(attrs_list: list[dict]) -> dict[str, torch.Tensor]:
     return {h: torch.tensor([values.index(r[h]) if h in r else IGNORE for r in rows]) for h, values in HEADS.items()}
 
 
-class ShapesProbe(nn.Module):
+class ShapesProbe(Describable, nn.Module):
     """Conv features on the 32 x 32 image (kept spatial: positions matter), then one linear head per attribute."""
 
     def __init__(self, width: int = 32, resolution: int = 32):
@@ -75,15 +77,13 @@ class ShapesProbe(nn.Module):
     @torch.no_grad()
     def read(self, images: torch.Tensor, batch_size: int = 500) -> list[dict]:
         """The canonical attributes the probe reads from each image (only the heads its count implies)."""
-        was = self.training
-        self.eval()
         dev = next(self.parameters()).device
         idx = {h: [] for h in HEADS}
-        for i in range(0, len(images), batch_size):
-            out = self(images[i:i + batch_size].to(dev).float())
-            for h in HEADS:
-                idx[h].append(out[h].argmax(-1).cpu())
-        self.train(was)
+        with evaluating(self):
+            for i in range(0, len(images), batch_size):
+                out = self(images[i:i + batch_size].to(dev).float())
+                for h in HEADS:
+                    idx[h].append(out[h].argmax(-1).cpu())
         idx = {h: torch.cat(v).tolist() for h, v in idx.items()}
         rows = []
         for j in range(len(images)):
