@@ -44,11 +44,10 @@ from tqdm.auto import tqdm
 from t2ilib import get_device, seed_everything
 from t2ilib.data import load_dataset
 from t2ilib.checkpoint import load_pretrained
-from t2ilib.recipes.vae import binarized_test_digits
 from t2ilib.train import Trainer, TrainConfig
-from t2ilib.vae import (ConvVAE, LinearGaussianModel, binarize, binarized_batches, bits_per_dim, elbo_terms,
-                        gaussian_kl, gaussian_kl_monte_carlo, gradient_estimator_stats, importance_weighted_bound,
-                        reparameterization_gradients, score_function_gradients, vae_loss)
+from t2ilib.vae import (ConvVAE, LinearGaussianModel, binarize, binarized_batches, binarized_test_digits,
+                        bits_per_dim, elbo_terms, gaussian_kl, gaussian_kl_monte_carlo, gradient_estimator_stats,
+                        importance_weighted_bound, reparameterization_gradients, score_function_gradients, vae_loss)
 from t2ilib.viz import show_grid
 
 device = get_device()

@@ -3,10 +3,13 @@
 Layers, bottom to top (a module may import its own layer and the ones below):
 
 0. core -- device, precision, images, EMA, model specs, checkpoints, the training loop, plotting; ``data``; ``nn``
-1. one package per chapter idea -- ``gan``, ``vae``, ``diffusion``, ``text``
-2. ``eval`` -- judges and the measurements built on them
-3. ``recipes`` -- how the shipped checkpoints are trained and graded
-4. the command line (``t2ilib.__main__``)
+1. one package per chapter idea -- ``gan``, ``vae``, ``diffusion``, ``text`` (and ``clip``, chapter 7a)
+2. the capstone systems built from those ideas -- ``dalle``, ``unclip``, ``imagen``, ``latent`` (planned)
+3. ``eval`` -- judges and the measurements built on them
+4. ``recipes`` -- how the shipped checkpoints are trained and graded
+5. the command line (``t2ilib.__main__``)
+
+A new package must be given its layer here: the first test fails for a module in no listed package.
 
 Every ``import`` statement counts, also those inside functions (a lazy upward import is still an upward dependency).
 ``from a.b import c`` depends on ``a.b.c`` when that is a module, else on ``a.b``.
@@ -20,12 +23,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1] / "t2ilib"
 LAYERS = {  # package or module -> layer; a module takes the layer of its longest listed prefix
     "t2ilib": 0, "t2ilib.data": 0, "t2ilib.nn": 0,
-    "t2ilib.gan": 1, "t2ilib.vae": 1, "t2ilib.diffusion": 1, "t2ilib.text": 1,
-    "t2ilib.eval": 2,
-    "t2ilib.recipes": 3,
-    "t2ilib.__main__": 4,
+    "t2ilib.gan": 1, "t2ilib.vae": 1, "t2ilib.diffusion": 1, "t2ilib.text": 1, "t2ilib.clip": 1,
+    "t2ilib.dalle": 2, "t2ilib.unclip": 2, "t2ilib.imagen": 2, "t2ilib.latent": 2,
+    "t2ilib.eval": 3,
+    "t2ilib.recipes": 4,
+    "t2ilib.__main__": 5,
 }
-LAYER_NAMES = ["core", "chapter", "eval", "recipes", "cli"]
+LAYER_NAMES = ["core", "chapter", "system", "eval", "recipes", "cli"]
 
 
 def module_name(path: Path) -> str:
@@ -39,6 +43,8 @@ def all_modules() -> dict[str, Path]:
 
 def layer_of(module: str) -> int:
     prefixes = [p for p in LAYERS if module == p or module.startswith(p + ".")]
+    prefixes = [p for p in prefixes if p != "t2ilib"] or (["t2ilib"] if module.count(".") <= 1 else [])
+    assert prefixes, f"{module} is in no package listed in LAYERS (tests/test_layers.py): give its package a layer"
     return LAYERS[max(prefixes, key=len)]
 
 
@@ -131,6 +137,8 @@ def test_the_checks_catch_an_upward_import_and_a_cycle():
              "t2ilib.gan.a": {"t2ilib.gan.b"}, "t2ilib.gan.b": {"t2ilib.gan.c"}, "t2ilib.gan.c": {"t2ilib.gan.a"}}
     assert upward_imports(graph) == ["t2ilib.nn.unet (core) imports t2ilib.eval.metrics (eval)"]
     assert cycles(graph) == [["t2ilib.gan.a", "t2ilib.gan.b", "t2ilib.gan.c"]]
+    with pytest.raises(AssertionError, match="in no package listed in LAYERS"):
+        layer_of("t2ilib.newpackage.module")
 
 
 @pytest.mark.parametrize("package", ["t2ilib.text", "t2ilib.eval"])

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from t2ilib.data import ShapesWorld, load_dataset
 from t2ilib.eval.metrics import psnr
 from t2ilib.recipes import Recipe, register
-from t2ilib.vae import (ConvVAE, DiscreteVAE, annealed_batches, binarize, binarized_batches, bits_per_dim,
+from t2ilib.vae import (ConvVAE, DiscreteVAE, annealed_batches, binarized_batches, binarized_test_digits, bits_per_dim,
                         dvae_loss, elbo_terms, importance_weighted_bound, perplexity, vae_loss)
 
 DIGIT_VAE_CONFIG = dict(steps=12000, lr=1e-3, warmup_steps=200, lr_schedule="cosine", grad_clip=5.0, log_every=50,
@@ -33,13 +33,6 @@ def build_digit_vae() -> ConvVAE:
 
 def digit_vae_batches(model, device):
     return binarized_batches(load_dataset("mnist", "train").tensors(device)[0], DIGIT_VAE_BATCH)
-
-
-def binarized_test_digits(n: int | None = None, device="cpu") -> torch.Tensor:
-    """The MNIST test images binarised once, with a fixed seed (the evaluation set of the VAE)."""
-    x, _ = load_dataset("mnist", "test").tensors("cpu")
-    x = binarize(x[:n] if n else x, torch.Generator().manual_seed(1234))
-    return x.to(device)
 
 
 @torch.no_grad()

@@ -11,13 +11,14 @@ from t2ilib.vae.estimators import (gradient_estimator_stats, reparameterization_
                                    score_function_gradients)
 from t2ilib.vae.gaussian import (gaussian_kl, gaussian_kl_monte_carlo, gaussian_log_density, reparameterize)
 from t2ilib.vae.linear_gaussian import LinearGaussianModel
-from t2ilib.vae.vae import (ConvVAE, bernoulli_log_likelihood, binarize, binarized_batches, bits_per_dim,
-                            elbo_terms, importance_weighted_bound, vae_loss)
+from t2ilib.vae.vae import (ConvVAE, bernoulli_log_likelihood, binarize, binarized_batches, binarized_test_digits,
+                            bits_per_dim, elbo_terms, importance_weighted_bound, vae_loss)
 from t2ilib.vae.vq import VQVAE, Quantized, VectorQuantizer, perplexity, vqvae_loss
 
 __all__ = ["ConvDecoder", "ConvEncoder", "ResidualBlock", "DiscreteVAE", "annealed_batches", "cosine_anneal",
            "dvae_loss", "gumbel_softmax", "kl_to_uniform", "gradient_estimator_stats",
            "reparameterization_gradients", "score_function_gradients", "gaussian_kl", "gaussian_kl_monte_carlo",
            "gaussian_log_density", "reparameterize", "LinearGaussianModel", "ConvVAE", "bernoulli_log_likelihood",
-           "binarize", "binarized_batches", "bits_per_dim", "elbo_terms", "importance_weighted_bound", "vae_loss",
+           "binarize", "binarized_batches", "binarized_test_digits", "bits_per_dim", "elbo_terms",
+           "importance_weighted_bound", "vae_loss",
            "VQVAE", "Quantized", "VectorQuantizer", "perplexity", "vqvae_loss"]

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from t2ilib.data import load_dataset
 from t2ilib.data.loaders import first_tensor
 from t2ilib.model_spec import Describable
 from t2ilib.vae.conv import ConvDecoder, ConvEncoder
@@ -45,6 +46,14 @@ def binarized_batches(images: torch.Tensor, batch_size: int, seed: int = 0):
         return binarize(x, torch.Generator().manual_seed(seed * 1_000_003 + step))
 
     return batch_at
+
+
+def binarized_test_digits(n: int | None = None, device="cpu") -> torch.Tensor:
+    """The MNIST test images binarised once, with a fixed seed: the evaluation set of the digit VAE (its recipe and
+    chapter 2 measure on exactly these)."""
+    x, _ = load_dataset("mnist", "test").tensors("cpu")
+    x = binarize(x[:n] if n else x, torch.Generator().manual_seed(1234))
+    return x.to(device)
 
 
 def bernoulli_log_likelihood(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
