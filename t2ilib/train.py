@@ -195,7 +195,10 @@ class Trainer:
         budget = self.config.max_minutes * 60 if self.config.max_minutes else math.inf
         pending: list[tuple[int, torch.Tensor, dict]] = []
         cpu = self.device.type == "cpu"
-        bar = tqdm(total=target, initial=self.step, disable=not self.progress, desc="train", leave=True)
+        # at most one redraw a second: in Jupyter each redraw is a widget message, and a long cell that floods the
+        # kernel's output channel can lose its last messages (nbval then reports a timeout waiting for output)
+        bar = tqdm(total=target, initial=self.step, disable=not self.progress, desc="train", leave=True,
+                   mininterval=1.0)
         try:
             while self.step < target:
                 loss, logs = self.train_step(self.batch_at(self.step))
@@ -207,7 +210,7 @@ class Trainer:
                         self._record(s, float(l), {k: float(v) for k, v in lg.items()})
                     pending.clear()
                 if self.step % self.config.log_every == 0:
-                    bar.set_postfix(loss=f"{self.history.loss[-1]:.4f}")
+                    bar.set_postfix(loss=f"{self.history.loss[-1]:.4f}", refresh=False)
                 bar.update(1)
                 self.history.wall_seconds = wall_before + time.perf_counter() - start
                 if self.sample_fn and self.config.sample_every and self.step % self.config.sample_every == 0:

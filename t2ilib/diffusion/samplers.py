@@ -117,7 +117,8 @@ def sample(model: Callable, schedule: NoiseSchedule, shape: tuple[int, ...], *, 
     # on a CPU, channels-last images make oneDNN's convolutions ~15-20 % faster (measured: shapes UNet, 2-core AVX2
     # CPU, 66 -> 77 images/s); only the network's input changes layout, the model and the maths do not
     layout = torch.channels_last if device.type == "cpu" and x.ndim == 4 else torch.contiguous_format
-    for t, s in tqdm(list(zip(timesteps.tolist(), prevs.tolist())), disable=not progress, desc=sampler, leave=False):
+    for t, s in tqdm(list(zip(timesteps.tolist(), prevs.tolist())), disable=not progress, desc=sampler, leave=False,
+                    mininterval=1.0):
         t_batch = torch.full((shape[0],), t, dtype=torch.long, device=device)
         with autocast(device, precision):
             out = model(x.contiguous(memory_format=layout), t_batch, **kwargs)
