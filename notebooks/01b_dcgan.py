@@ -16,8 +16,9 @@
 #
 # Chapter 1a played the GAN game on toys. Here the players become convolutional networks and the data real
 # images. **DCGAN** (Radford et al. 2016) is the architecture that made GANs work on images: strided transposed
-# convolutions up in G, strided convolutions down in D, BatchNorm in G, ReLU/tanh in G and LeakyReLU in D,
-# Adam with β₁ = 0.5 and lr 2·10⁻⁴.
+# convolutions up in G, strided convolutions down in D, BatchNorm in both (except G's output and D's input layers),
+# ReLU/tanh in G and LeakyReLU in D, Adam with β₁ = 0.5 and lr 2·10⁻⁴. Our D leaves BatchNorm out: it sees real
+# and fake samples in separate batches, the situation chapter 1a examines on a toy.
 #
 # Plan:
 # 1. train a DCGAN on MNIST for a few hundred steps, right here, and watch digits appear;

@@ -176,9 +176,10 @@ assert rep_restart["psnr"] > rep_plain["psnr"] > 15
 # vocabulary to work — every code used, perplexity about four times higher — and with it the reconstruction
 # improves by more than a decibel: a larger effective vocabulary carries more bits per token. A restart can cost
 # a brief spike in the training loss (step 50: the moved codes decode to nonsense at first), which is why the
-# restarts stop halfway, leaving the decoder time to adapt. (The other standard cure, updating the codebook by
-# an exponential moving average of its assigned vectors instead of the codebook loss, is described in the VQ-VAE
-# paper's appendix.)
+# restarts stop halfway, leaving the decoder time to adapt. (The VQ-VAE paper's appendix also updates the
+# codebook by an exponential moving average of the encoder outputs assigned to each code, instead of the codebook
+# loss. That changes how used codes move, not which codes are used: a code that is never assigned never moves,
+# so EMA updates alone do not revive dead codes — restarts, or initialising codes from encoder outputs, do.)
 #
 # Here is what the tokens look like: each digit is now a 7 × 7 grid of integers in 0…63.
 

@@ -21,9 +21,10 @@
 #   two text encoders (a frozen pretrained language model and a small one trained from scratch), and
 #   cross-attention, the layer through which every pixel reads the words that concern it;
 # * **6b** — classifier-free guidance on captioned digits: condition dropout, the guided prediction in its three
-#   conventions, the fidelity-vs-diversity trade-off, and Imagen's dynamic thresholding;
+#   conventions, the fidelity-vs-diversity trade-off;
 # * **6c** — text to image on the shapes world: the course's trained models, their attention maps, prompt
-#   fidelity on seen and held-out combinations, frozen vs trained text encoder, and a live prompt box.
+#   fidelity on seen and held-out combinations, frozen vs trained text encoder, static vs Imagen's dynamic
+#   thresholding, and a live prompt box.
 #
 # The conditioning mechanisms, in order of power:
 #
@@ -214,9 +215,10 @@ assert acc_linear < 0.85 and acc_mlp > acc_linear + 0.1
 # %% [markdown]
 # ## 3. A text encoder trained from scratch
 #
-# The alternative (GLIDE's choice, Nichol et al. 2021): a small transformer with random weights, trained jointly
-# with the denoiser on the image-caption pairs. Built from a `transformers` `BertConfig` — 2 layers, 4 heads,
-# 128 dimensions — over the word-level course tokenizer. It knows nothing but what the denoiser's loss teaches it:
+# The alternative (GLIDE's choice, Nichol et al. 2021): a transformer with random weights, trained jointly with
+# the denoiser on the image-caption pairs — in GLIDE a large one (24 blocks of width 2048, about 1.2 B
+# parameters); ours is built from a `transformers` `BertConfig` with 2 layers, 4 heads and 128 dimensions, over
+# the word-level course tokenizer. It knows nothing but what the denoiser's loss teaches it:
 # it never saw "on top of", and it cannot, since that is `[UNK]` `[UNK]` `of` for its tokenizer. Chapter 6c
 # compares the two encoders on held-out combinations.
 

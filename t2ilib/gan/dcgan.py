@@ -1,7 +1,9 @@
 """DCGAN (Radford et al. 2016) for 28 x 28 images, optionally class-conditional.
 
 Architecture guidelines of Radford et al. (Sec. 3): strided (transposed) convolutions instead of pooling,
-BatchNorm in the generator, ReLU in G with tanh output, LeakyReLU(0.2) in D, no fully connected hidden layers.
+BatchNorm in both G and D except G's output layer and D's input layer, ReLU in G with tanh output, LeakyReLU(0.2)
+in D, no fully connected hidden layers. Here D's BatchNorm is off by default (``batchnorm=False``): our loop
+feeds D separate real and fake batches, and chapter 1a shows on a toy what batch statistics then do to D.
 
 Conditioning (``n_classes``):
 * generator: the label's embedding is concatenated to z (the conditional GAN of Mirza & Osindero 2014);

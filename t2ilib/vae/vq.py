@@ -4,7 +4,8 @@ van den Oord et al. 2017, "Neural Discrete Representation Learning":
 * quantisation (Eq. 1-2): z_q(x) = e_k with k = argmin_j ||z_e(x) - e_j||_2, per grid position;
 * straight-through estimator (Sec. 3.2): the decoder's gradient at z_q is copied to z_e unchanged,
   written z_q_st = z_e + sg[z_q - z_e] (sg = stop-gradient, ``.detach()``);
-* loss (Eq. 3): L = log p(x | z_q(x)) + ||sg[z_e(x)] - e||^2 + beta ||z_e(x) - sg[e]||^2, with beta = 0.25:
+* loss (Eq. 3): L = -log p(x | z_q(x)) + ||sg[z_e(x)] - e||^2 + beta ||z_e(x) - sg[e]||^2, with beta = 0.25
+  (the paper prints "log p"; as a loss to minimise the reconstruction term is the negative log-likelihood):
   the *codebook* term moves the chosen codes towards the encoder outputs, the *commitment* term keeps the
   encoder close to its codes; neither passes gradient to the other side.
 Squared norms are averaged over elements here (a constant rescaling of Eq. 3).
