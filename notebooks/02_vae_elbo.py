@@ -289,8 +289,10 @@ assert quick["elbo"] > -140 and quick["iwae"] > quick["elbo_same"]
 # %% [markdown]
 # The **importance-weighted bound** (Burda et al. 2016) L_K = E log (1/K) Σ_k p(x, z_k)/q(z_k | x) with
 # z_k ∼ q is also a lower bound on log p(x), equals the ELBO at K = 1 and tightens as K grows: the printed
-# IWAE is above the ELBO of the same 100 digits — the ELBO gap of section 1, now on a real model. (100 digits × 64
-# samples keeps the cell to a few seconds; the ELBO needs one sample per digit, so it uses 1000.)
+# IWAE is above the ELBO of the same 100 digits. Since log p(x) ≥ L_64 ≥ ELBO, the difference L_64 − ELBO is a
+# *lower bound* on section 1's gap KL(q ‖ posterior), not the gap itself (L_K reaches log p(x) only as K → ∞):
+# on a real model the ELBO is at least that far below log p(x). (100 digits × 64 samples keeps the cell to a few
+# seconds; the ELBO needs one sample per digit, so it uses 1000.)
 #
 # ### The longer-trained model
 # `load_pretrained("digit_vae")` is the same architecture trained by the repository recipe
