@@ -52,9 +52,9 @@ from t2ilib.gan import (GAN, LOG4, GANConfig, GANTrainer, criterion_from_jsd, de
                         optimal_discriminator, sample, sample_ring, value_function, virtual_training_criterion)
 from t2ilib.gan.ring import plot_ring_runs, train_ring_gan
 
+seed_everything(0)
 print("device for the image models of chapter 1b:", get_device())
 print("the toy MLPs here have a few thousand weights: they run fastest on the CPU, so this notebook uses it")
-seed_everything(0)
 
 # %% [markdown]
 # ## 1. The optimal discriminator
@@ -138,9 +138,8 @@ assert abs(jsd - jsd_scipy) < 1e-5 and abs(c_quad - c_thm) < 1e-6
 assert -0.02 < c_quad - v_trained < 0.02
 
 # %% [markdown]
-# Now let the generator be any Gaussian N(μ, σ) and slide μ: C(G) is the curve G would descend if D were always
-# optimal. It never reaches −log 4 here — one Gaussian cannot match two bumps — and its minimum sits where the
-# Gaussian straddles both modes.
+# Now let the generator be a Gaussian N(μ, 1.2²) and slide μ: C(G) is the curve G would descend if D were always
+# optimal. It never reaches −log 4 here — one Gaussian cannot match two bumps. Look where its minima are.
 
 # %%
 mus = torch.linspace(-4, 4, 81)
@@ -151,7 +150,16 @@ ax.plot(mus, curve, label="C(G) for p_g = N(mu, 1.2)")
 ax.axhline(-math.log(4), c="k", ls=":", label="-log 4 (p_g = p_data)")
 ax.set_xlabel("generator mean mu"), ax.legend(fontsize=8)
 plt.show()
-assert min(curve) > -math.log(4)
+best = mus[int(torch.tensor(curve).argmin())].item()
+print(f"C(G) at mu = 0 (straddling both modes): {curve[40]:.4f}; minimum {min(curve):.4f} at mu = {best:+.1f}; "
+      f"on a mode (mu = 2): {curve[60]:.4f}")
+assert min(curve) > -math.log(4) and abs(abs(best) - 1.5) < 0.3 and curve[40] > curve[60] > min(curve)
+
+# %% [markdown]
+# The Gaussian that straddles both modes symmetrically (μ = 0) is a local *maximum* of C(G); the minima lean
+# towards one bump (μ ≈ ±1.5), and sitting right on one mode (μ = 2) still beats straddling. The Jensen–Shannon
+# divergence prefers covering one mode well to covering both thinly — a first hint of the mode collapse of
+# section 4.
 
 # %% [markdown]
 # **At the equilibrium** p_g = p_data, D\* = ½ everywhere, V = −log 4 and the discriminator's cross-entropy
@@ -264,15 +272,17 @@ assert abs(sat["nonsaturating", "SGD"][0][-1] - 6) < 1.5                        
 # generator, from the same start, overshoots and settles on the data within ~150 steps. Adam rescues even the saturating loss here, because it normalises
 # each step by the gradient's running magnitude — a tiny but *consistent* gradient still gives full-size steps.
 # That is no reason to rely on it: the tiny gradient is also swamped by noise in anything larger than this toy,
-# and every GAN since 2014 trains G with the non-saturating loss (or a relative of it).
+# and GANs since 2014 train G with the non-saturating loss or with a loss built not to saturate in the first place
+# (Wasserstein, hinge, least squares).
 #
 # ## 4. Mode collapse on a ring of 8 Gaussians
 #
 # The data: 8 Gaussians (std 0.02) on a circle of radius 2 (Metz et al. 2017). Two numbers measure a generator
 # (Srivastava et al. 2017): the fraction of **high-quality** samples (within 3 std of a mode) and the number of
-# **modes covered** (modes that get at least a fifth of their fair share of samples). A generator that puts
-# everything on one mode has perfect quality and covers 1/8 of the data: *mode collapse*. Nothing in the game
-# forbids it — for a fixed D, G's best response is to put all its mass where D(x) is largest.
+# **modes covered** (modes that receive, among the high-quality samples, at least a fifth of their fair share
+# n/8). A generator that puts everything on one mode has perfect quality and covers 1/8 of the data: *mode
+# collapse*. Nothing in the game forbids it — for a fixed D, G's best response is to put all its mass where D(x)
+# is largest.
 #
 # Two runs, 3000 steps of Adam on batches of 256 points each, differing only in the learning rates: a
 # discriminator that learns faster than the generator (lr 1e-3 vs 3e-4), and both at 1e-3. These runs always use
@@ -292,9 +302,10 @@ assert collapse.final["modes_covered"] <= 3 and collapse.final["high_quality"] >
 assert balanced.final["modes_covered"] >= collapse.final["modes_covered"] + 3
 
 # %% [markdown]
-# The fast discriminator drives G onto a couple of modes with near-perfect quality — collapse — and stays ahead
-# of it (it classifies most samples correctly). With equal learning rates G spreads over (nearly) all modes, with
-# blurrier samples, and D is closer to guessing. One seed proves little, and each run takes half a minute here, so
+# The fast discriminator drives G onto two modes with high quality (0.88; the rest lie on the bridge between
+# them) — collapse — and stays ahead of it (it classifies 87 % of samples correctly). With equal learning rates G
+# covers all 8 modes by step 3000, but half its samples lie on the lines between neighbouring modes (quality
+# 0.49), and D is closer to guessing (accuracy 0.68). One seed proves little, and each run takes half a minute here, so
 # the other settings of this section are measured by a benchmark: `python -m t2ilib.gan.benchmark` trains every
 # setting below with this same code for three seeds (3000 steps each; the README lists its table). There, the
 # fast discriminator collapses onto exactly 2 modes in all three seeds (quality 0.91); the balanced runs cover
@@ -351,14 +362,17 @@ for seed in range(3):
 # G it does not stop G from learning — there it only normalises G's own activations: 3.0 modes on average with one
 # torch thread, 5.7 with two (the balanced runs without it: 6.7). That spread is itself a lesson: with two threads
 # BatchNorm's sums are added in another order, and the game amplifies the rounding difference (seed 0: 4 modes
-# against 7). DCGAN keeps BatchNorm in G for images; in D use it only with mixed batches, or a normalisation
-# without batch statistics.
+# against 7). How far does this carry? The failure is a toy-scale finding: Radford et al.'s DCGAN puts BatchNorm
+# in D as well and trains on images, where a fake batch differs from a real one in far more than a shift and scale
+# of D's first features. What the toy shows in general is the mechanism — batch statistics hide from D whatever a
+# per-feature shift and scale can explain — and the safe choices that follow: mixed batches, or no batch
+# statistics in D (layer normalisation, or spectral normalisation of the weights).
 #
 # | lore | what the runs show |
 # |---|---|
 # | one-sided label smoothing | the optimum becomes 0.9·D\* (checked above); on the ring (benchmark) about the same coverage at a higher quality, within the spread over seeds |
 # | learning-rate balance | D too fast: collapse onto ~2 modes; D too slow: G learns nothing; balanced: coverage |
-# | BatchNorm | in D with separate real/fake batches, an affine copy of the data scores exactly like the data (checked above), and nothing is generated (0 modes in all seeds of the benchmark). In G it does not stop learning (3.0–5.7 modes in the benchmark, depending on the thread count, vs 6.7 without); DCGAN keeps it in G for images. In D use it only with mixed batches, or a norm without batch statistics |
+# | BatchNorm | in D with separate real/fake batches, an affine copy of the data scores exactly like the data (checked above), and nothing is generated (0 modes in all seeds of the benchmark). In G it does not stop learning (3.0–5.7 modes in the benchmark, depending on the thread count, vs 6.7 without); DCGAN uses it in both networks on images: the D failure is a toy-scale finding, its mechanism is general. Safe in D: mixed batches, or a norm without batch statistics |
 #
 # **What to take away.** The discriminator estimates a density ratio; the game, with an optimal D, minimises a
 # Jensen–Shannon divergence; the generator needs the non-saturating loss to learn from a confident D; and nothing
