@@ -18,7 +18,6 @@ from __future__ import annotations
 import zlib
 
 import torch
-from torch import nn
 
 from t2ilib.diffusion.guidance import guided_model
 from t2ilib.diffusion.denoiser import DiffusionModel
