@@ -5,7 +5,7 @@ Layers, bottom to top (a module may import its own layer and the ones below):
 0. core -- device, precision, images, EMA, model specs, checkpoints, the training loop, plotting; ``data``; ``nn``
 1. one package per chapter idea -- ``gan``, ``vae``, ``diffusion``, ``text`` (and ``clip``, chapter 7a)
 2. the capstone systems built from those ideas -- ``dalle``, ``unclip``, ``imagen``, ``latent`` (planned)
-3. ``eval`` -- judges and the measurements built on them
+3. ``eval`` -- judges and the measurements built on them; ``grading`` -- the checks of the learner's exercises
 4. ``recipes`` -- how the shipped checkpoints are trained and graded
 5. the command line (``t2ilib.__main__``)
 
@@ -25,7 +25,7 @@ LAYERS = {  # package or module -> layer; a module takes the layer of its longes
     "t2ilib": 0, "t2ilib.data": 0, "t2ilib.nn": 0,
     "t2ilib.gan": 1, "t2ilib.vae": 1, "t2ilib.diffusion": 1, "t2ilib.text": 1, "t2ilib.clip": 1,
     "t2ilib.dalle": 2, "t2ilib.unclip": 2, "t2ilib.imagen": 2, "t2ilib.latent": 2,
-    "t2ilib.eval": 3,
+    "t2ilib.eval": 3, "t2ilib.grading": 3,
     "t2ilib.recipes": 4,
     "t2ilib.__main__": 5,
 }

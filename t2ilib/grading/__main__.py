@@ -1,0 +1,5 @@
+import sys
+
+from t2ilib.grading.bulk import main
+
+sys.exit(main())
