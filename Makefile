@@ -9,9 +9,9 @@ LAB_ARGS ?=
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 NB_TIMEOUT ?= 1500
 
-.PHONY: setup lab test unit nbval notebooks checkpoints verify data clean help
+.PHONY: setup lab test unit nbval notebooks assignments checkpoints verify data clean help
 help:
-	@echo "make lab | test | notebooks | checkpoints | verify | data | clean"
+	@echo "make lab | test | notebooks | assignments | checkpoints | verify | data | clean"
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
@@ -28,7 +28,7 @@ unit: setup
 	$(THREADS) $(PY) -m pytest $(XDIST) tests
 
 nbval: setup
-	$(THREADS) $(PY) -m pytest $(XDIST) --nbval-lax --nbval-current-env --nbval-cell-timeout=$(NB_TIMEOUT) -p no:cacheprovider notebooks/
+	$(THREADS) $(PY) -m pytest $(XDIST) --nbval-lax --nbval-current-env --nbval-cell-timeout=$(NB_TIMEOUT) -p no:cacheprovider --ignore=notebooks/student notebooks/
 
 # make test runs unit tests and notebooks together on both cores (pytest-xdist, one file per worker at a time),
 # each worker with ONE torch thread: two 2-thread processes on two cores are 10x slower, not 2x (measured).
@@ -38,7 +38,7 @@ XDIST := $(if $(filter 1,$(JOBS)),,-n $(JOBS) --dist loadfile)
 THREADS := $(if $(filter 1,$(JOBS)),,OMP_NUM_THREADS=1)
 test: setup
 	$(THREADS) $(PY) -m pytest $(XDIST) --durations=15 --nbval-lax --nbval-current-env \
-	  --nbval-cell-timeout=$(NB_TIMEOUT) -p no:cacheprovider tests notebooks/
+	  --nbval-cell-timeout=$(NB_TIMEOUT) -p no:cacheprovider --ignore=notebooks/student tests notebooks/
 
 # Rebuild every notebook from its jupytext source (notebooks/*.py) and execute it in place, $(JOBS) at a time
 # (one torch thread each when JOBS > 1); `make notebooks NB=06c` rebuilds chapter 6c's notebook, NB=06 all of chapter 6 (file names start with the chapter).
@@ -50,6 +50,11 @@ notebooks: setup
 	  $(VENV)/bin/jupyter nbconvert --log-level=WARN --to notebook --execute --inplace \
 	    --ExecutePreprocessor.timeout=$(NB_TIMEOUT) --ExecutePreprocessor.kernel_name=python3 $$nb && \
 	  echo "== $$nb executed in $$(( $$(date +%s) - start )) s"' || exit 1
+
+# Student notebooks (notebooks/student/, unexecuted, solutions replaced by exercises) from the chapters' sources;
+# tests/test_assignments.py checks the committed copies are current. Grade submissions: python -m t2ilib.grading DIR
+assignments: setup
+	$(PY) -m t2ilib.grading.notebooks notebooks notebooks/student
 
 # Retrain every shipped checkpoint in data/checkpoints/ from its recipe (minutes on CPU).
 checkpoints: setup

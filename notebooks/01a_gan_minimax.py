@@ -42,6 +42,7 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+import torch.nn.functional as F
 from scipy.spatial.distance import jensenshannon
 from tqdm.auto import tqdm
 
@@ -51,6 +52,7 @@ from t2ilib.gan import (GAN, LOG4, GANConfig, GANTrainer, criterion_from_jsd, de
                         jensen_shannon_divergence, mixture_1d, mlp_discriminator, mlp_generator,
                         optimal_discriminator, sample, sample_ring, value_function, virtual_training_criterion)
 from t2ilib.gan.ring import plot_ring_runs, train_ring_gan
+from t2ilib.grading import check
 
 seed_everything(0)
 print("device for the image models of chapter 1b:", get_device())
@@ -64,8 +66,26 @@ print("the toy MLPs here have a few thousand weights: they run fastest on the CP
 #
 # $$D^*(x) = \frac{p_\text{data}(x)}{p_\text{data}(x) + p_g(x)}.$$
 #
-# Below, the data is a mixture of two Gaussians and the (frozen) generator is a single Gaussian, so both densities
-# are known. We train a small MLP discriminator on *samples only* — it never sees a density — and compare.
+# **Exercise 1a.3 — the optimal discriminator.** Write D*(x) from the two densities. The function takes plain
+# tensors and returns one; the cell after it checks your code against the library's on random inputs and says what
+# is wrong. The rest of the notebook uses the library, so it runs either way.
+
+# %% tags=["exercise-1a.3"]
+def my_optimal_discriminator(p_data, p_g):
+    """Exercise 1a.3: D*(x) = p_data(x) / (p_data(x) + p_g(x)), elementwise on densities evaluated on a grid."""
+    ### BEGIN SOLUTION
+    return p_data / (p_data + p_g)
+    ### END SOLUTION
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check("1a.3", my_optimal_discriminator);
+
+# %% [markdown]
+# Now a trained one. The data is a mixture of two Gaussians and the (frozen) generator is a single Gaussian, so
+# both densities are known. We train a small MLP discriminator on *samples only* — it never sees a density — and
+# compare.
 
 # %%
 p_data = mixture_1d([-2.0, 2.0], [0.5, 0.5])   # two bumps
@@ -274,7 +294,38 @@ assert abs(sat["nonsaturating", "SGD"][0][-1] - 6) < 1.5                        
 # That is no reason to rely on it: the tiny gradient is also swamped by noise in anything larger than this toy,
 # and GANs since 2014 train G with the non-saturating loss or with a loss built not to saturate in the first place
 # (Wasserstein, hinge, least squares).
-#
+
+# %% [markdown]
+# **Exercises 1a.1 and 1a.2 — the two players' losses, from logits.** D outputs a logit l with D = σ(l). The
+# function takes plain tensors and returns one; the cell after it checks your code against the library's on random
+# inputs and says what is wrong. The rest of the notebook uses the library, so it runs either way.
+
+# %% tags=["exercise-1a.1"]
+def my_discriminator_loss(real_logits, fake_logits):
+    """Exercise 1a.1: the discriminator minimises -V(D, G) = -E[log D(x)] - E[log(1 - D(G(z)))] (batch means).
+
+    real_logits, fake_logits: (N,). Hint: log sigma(l) = F.logsigmoid(l) and log(1 - sigma(l)) = F.logsigmoid(-l)
+    stay finite for large |l|, where log(torch.sigmoid(l)) does not.
+    """
+    ### BEGIN SOLUTION
+    return -(F.logsigmoid(real_logits).mean() + F.logsigmoid(-fake_logits).mean())
+    ### END SOLUTION
+
+
+# %% tags=["exercise-1a.2"]
+def my_generator_loss_nonsaturating(fake_logits):
+    """Exercise 1a.2: the non-saturating generator loss -E[log D(G(z))] (a batch mean). fake_logits: (N,)."""
+    ### BEGIN SOLUTION
+    return -F.logsigmoid(fake_logits).mean()
+    ### END SOLUTION
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check("1a.1", my_discriminator_loss)
+check("1a.2", my_generator_loss_nonsaturating);
+
+# %% [markdown]
 # ## 4. Mode collapse on a ring of 8 Gaussians
 #
 # The data: 8 Gaussians (std 0.02) on a circle of radius 2 (Metz et al. 2017). Two numbers measure a generator

@@ -48,6 +48,7 @@ from t2ilib.train import Trainer, TrainConfig
 from t2ilib.vae import (ConvVAE, LinearGaussianModel, binarize, binarized_batches, binarized_test_digits,
                         bits_per_dim, elbo_terms, gaussian_kl, gaussian_kl_monte_carlo, gradient_estimator_stats,
                         importance_weighted_bound, reparameterization_gradients, score_function_gradients, vae_loss)
+from t2ilib.grading import check
 from t2ilib.viz import show_grid
 
 device = get_device()
@@ -162,7 +163,28 @@ assert gaussian_kl(torch.zeros(1, 4), torch.zeros(1, 4)).item() == 0.0  # KL(N(0
 
 # %% [markdown]
 # Note the rows μ = 1 and μ = −1: the KL to a centred prior is symmetric in the mean. And KL(N(0,1) ‖ N(0,1)) = 0.
-#
+
+# %% [markdown]
+# **Exercise 2.2 — the KL term.** The function takes plain tensors and returns one; the cell after it checks your
+# code against the library's on random inputs and says what is wrong. The rest of the notebook uses the library, so
+# it runs either way.
+
+# %% tags=["exercise-2.2"]
+def my_gaussian_kl(mu, logvar):
+    """Exercise 2.2: KL(N(mu, diag(exp(logvar))) || N(0, I)), summed over the last (latent) dimension.
+
+    mu, logvar: (N, D). Returns (N,). Per dimension: 1/2 (mu^2 + sigma^2 - 1 - log sigma^2).
+    """
+    ### BEGIN SOLUTION
+    return 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).sum(-1)
+    ### END SOLUTION
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check("2.2", my_gaussian_kl);
+
+# %% [markdown]
 # ## 3. Getting gradients through a sample: reparameterisation vs score function
 #
 # Training needs ∇ E_{z∼q_φ}[f(z)] with respect to the encoder's parameters φ = (μ, σ). Two unbiased
@@ -215,7 +237,28 @@ plt.show()
 # Both histograms are centred on the exact gradient; the score-function one is far wider, and its width grows
 # with |f| (a baseline would reduce it — that is what control variates do). The pathwise estimator only sees
 # f′, so constants cancel. This is why a VAE samples z = μ + σ ε: `t2ilib.vae.reparameterize`.
-#
+
+# %% [markdown]
+# **Exercise 2.1 — the reparameterisation trick.** The function takes plain tensors and returns one; the cell after
+# it checks your code against the library's on random inputs and says what is wrong. The rest of the notebook uses
+# the library, so it runs either way. The check also tests that gradients reach mu and logvar.
+
+# %% tags=["exercise-2.1"]
+def my_reparameterize(mu, logvar, eps):
+    """Exercise 2.1: z = mu + sigma * eps with sigma = exp(logvar / 2) (Kingma & Welling 2014, Sec. 2.4).
+
+    mu, logvar, eps: the same shape; eps ~ N(0, I) is given so the result is checkable.
+    """
+    ### BEGIN SOLUTION
+    return mu + torch.exp(0.5 * logvar) * eps
+    ### END SOLUTION
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check("2.1", my_reparameterize);
+
+# %% [markdown]
 # ## 4. A convolutional VAE on MNIST
 #
 # * **Data**: MNIST pixels binarised (each pixel is 1 with probability equal to its intensity, afresh every
@@ -385,6 +428,27 @@ def traverse(**zs):
 
 sliders = {f"z{j}": widgets.FloatSlider(value=float(base[j]), min=-3, max=3, step=0.1) for j in top}
 widgets.interact(traverse, **sliders);
+
+# %% [markdown]
+# **Exercise 2.3 — the importance-weighted bound.** Given log-weights log w_k = log p(x, z_k) − log q(z_k | x) for K
+# samples z_k ~ q(z | x), L_K = log (1/K) Σ_k w_k (Burda et al. 2016, Eq. 8). The function takes plain tensors and
+# returns one; the cell after it checks your code against the library's on random inputs and says what is wrong. The
+# rest of the notebook uses the library, so it runs either way.
+
+# %% tags=["exercise-2.3"]
+def my_iwae_bound(log_w):
+    """Exercise 2.3: L_K per image from log-weights of shape (K, N). Returns (N,).
+
+    Hint: the weights themselves underflow (log w is around -100 for an MNIST digit); torch.logsumexp does not.
+    """
+    ### BEGIN SOLUTION
+    return torch.logsumexp(log_w, dim=0) - math.log(log_w.shape[0])
+    ### END SOLUTION
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check("2.3", my_iwae_bound);
 
 # %% [markdown]
 # ## 5. β and the rate-distortion trade-off

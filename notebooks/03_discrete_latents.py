@@ -48,6 +48,7 @@ from t2ilib.checkpoint import load_pretrained
 from t2ilib.train import Trainer, TrainConfig
 from t2ilib.vae import (VQVAE, DiscreteVAE, VectorQuantizer, annealed_batches, dvae_loss, gumbel_softmax,
                         perplexity, vqvae_loss)
+from t2ilib.grading import check
 from t2ilib.viz import show_grid
 
 device = get_device()
@@ -95,6 +96,46 @@ print("commitment-loss gradient reaching the codebook:", g_cm_e)
 print("commitment gradient = 2 beta (z_e - e) / n:", torch.allclose(g_cm, 2 * 0.25 * (z_e.detach() - e) / z_e.numel()))
 assert torch.allclose(q.z_q.detach(), e) and torch.allclose(g_dec, w) and g_dec_cb is None and g_cb_ze is None and g_cm_e is None
 assert torch.allclose(g_cm, 2 * 0.25 * (z_e.detach() - e) / z_e.numel())
+
+# %% [markdown]
+# **Exercises 3.1-3.3 — vector quantisation by hand.** The function takes plain tensors and returns one; the cell
+# after it checks your code against the library's on random inputs and says what is wrong. The rest of the notebook
+# uses the library, so it runs either way.
+
+# %% tags=["exercise-3.1"]
+def my_nearest_code(z, codebook):
+    """Exercise 3.1: for each row of z (N, D), the index of the nearest codebook row (K, D) in Euclidean distance.
+
+    Returns (N,) integer indices. Hint: ||z - e||^2 = ||z||^2 - 2 z.e + ||e||^2, or torch.cdist.
+    """
+    ### BEGIN SOLUTION
+    return torch.cdist(z, codebook).argmin(dim=1)
+    ### END SOLUTION
+
+
+# %% tags=["exercise-3.2"]
+def my_straight_through(z_e, z_q):
+    """Exercise 3.2: a tensor whose VALUE is z_q and whose GRADIENT goes to z_e unchanged (van den Oord et al. 2017)."""
+    ### BEGIN SOLUTION
+    return z_e + (z_q - z_e).detach()
+    ### END SOLUTION
+
+
+# %% tags=["exercise-3.3"]
+def my_vq_losses(z_e, z_q, beta):
+    """Exercise 3.3: (codebook loss, commitment loss) = (||sg[z_e] - z_q||^2, beta ||z_e - sg[z_q]||^2), each a mean.
+
+    sg = stop-gradient (.detach()): the codebook loss moves only the codes, the commitment loss only the encoder.
+    """
+    ### BEGIN SOLUTION
+    return F.mse_loss(z_q, z_e.detach()), beta * F.mse_loss(z_e, z_q.detach())
+    ### END SOLUTION
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for exercise_id, fn in [("3.1", my_nearest_code), ("3.2", my_straight_through), ("3.3", my_vq_losses)]:
+    check(exercise_id, fn)
 
 # %% [markdown]
 # ## 2. A VQ-VAE on MNIST — and the dead-code problem
@@ -296,7 +337,29 @@ plt.show()
 # One more practical note: DALL-E raises the KL weight β from 0 to 6.6 over its first 5000 updates. At our scale
 # a weight that *starts* at 0 lets every encoder logit saturate on one token within a few dozen steps — codebook
 # collapse, perplexity 1 — so the course keeps β constant from the first step (`kl_warmup=0`).
-#
+
+# %% [markdown]
+# **Exercise 3.4 — a Gumbel-softmax sample.** The function takes plain tensors and returns one; the cell after it
+# checks your code against the library's on random inputs and says what is wrong. The rest of the notebook uses the
+# library, so it runs either way. Uniform noise u is given, so the result is checkable.
+
+# %% tags=["exercise-3.4"]
+def my_gumbel_softmax_sample(logits, u, tau):
+    """Exercise 3.4: softmax((logits + g) / tau) over the last dimension, with Gumbel noise g = -log(-log u).
+
+    logits, u: (N, K), u uniform in (0, 1); tau > 0. As tau -> 0 this becomes the one-hot of argmax(logits + g).
+    """
+    ### BEGIN SOLUTION
+    g = -torch.log(-torch.log(u))
+    return torch.softmax((logits + g) / tau, dim=-1)
+    ### END SOLUTION
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check("3.4", my_gumbel_softmax_sample);
+
+# %% [markdown]
 # ## 4. The course's tokenizer: a dVAE for the shapes world
 #
 # The DALL-E chapter generates shapes-world scenes from captions, so the course ships a dVAE trained on them:

@@ -42,6 +42,7 @@ from t2ilib import get_device, seed_everything
 from t2ilib.data import load_dataset
 from t2ilib.diffusion import (NoiseSchedule, cosine_alpha_bar, eps_from_v, eps_from_x0, posterior_mean_variance,
                               q_sample, q_step, velocity, x0_and_eps, x0_from_eps, x0_from_v)
+from t2ilib.grading import check
 from t2ilib.viz import show_grid
 
 device = get_device()
@@ -65,8 +66,44 @@ print("images:", tuple(digits.shape), "in", (digits.min().item(), digits.max().i
 #
 # *Why:* if x_{t−1} = √ᾱ_{t−1} x_0 + √(1−ᾱ_{t−1}) ε₁, one more step gives mean √(α_t ᾱ_{t−1}) x_0 = √ᾱ_t x_0 and
 # noise variance α_t(1−ᾱ_{t−1}) + β_t = 1 − ᾱ_t. Training never has to simulate the chain: it jumps to any t
-# in one shot (`q_sample`). Check it by statistics — run the 1000-step chain 10 000 times on one digit (every 4th
-# pixel, to keep it quick) and compare each pixel's mean and variance at several t with the closed form:
+# in one shot (`q_sample`).
+
+# %% [markdown]
+# **Exercises 4.1 and 4.2 — write it yourself.** Each exercise is a function with plain tensors in and out; the cell
+# after it checks your code against the library's on random inputs and says what is wrong. (The rest of the notebook
+# uses the library's `q_sample`, so it runs whether or not you have done them.)
+
+# %% tags=["exercise-4.1"]
+def my_alpha_bar_from_betas(betas):
+    """Exercise 4.1: abar_t = prod_{s <= t} (1 - beta_s) for every t = 0..T-1 (code index 0 is the first step).
+
+    betas: (T,). Returns (T,). Hint: torch.cumprod.
+    """
+    ### BEGIN SOLUTION
+    return torch.cumprod(1 - betas, dim=0)
+    ### END SOLUTION
+
+
+# %% tags=["exercise-4.2"]
+def my_q_sample(x0, noise, abar_t):
+    """Exercise 4.2: x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps (Ho et al. 2020, Eq. 4).
+
+    x0, noise: (N, C, H, W); abar_t: (N,), one value per image. Hint: reshape abar_t to (N, 1, 1, 1).
+    """
+    ### BEGIN SOLUTION
+    a = abar_t.view(-1, 1, 1, 1)
+    return a.sqrt() * x0 + (1 - a).sqrt() * noise
+    ### END SOLUTION
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check("4.1", my_alpha_bar_from_betas)
+check("4.2", my_q_sample);
+
+# %% [markdown]
+# Now check the closed form by statistics — run the 1000-step chain 10 000 times on one digit (every 4th pixel, to
+# keep it quick) and compare each pixel's mean and variance at several t with the closed form:
 
 # %%
 schedule = NoiseSchedule.linear(1000)
@@ -93,6 +130,7 @@ for t, (mean, var) in checkpoints.items():
 # 196 pixels x 3 timesteps x 2 statistics: the largest of ~1200 standard-normal deviations is ~4
 assert worst < 5.5, worst
 print(f"largest deviation over all pixels and timesteps: {worst:.2f} standard errors -- the closed form holds")
+
 
 # %% [markdown]
 # ## 2. Noise schedules: linear vs cosine
@@ -149,6 +187,16 @@ for ax, (name, s) in zip(axes, schedules.items()):
     show_grid(row.clamp(-1, 1), nrow=len(ts), ax=ax, title=f"{name}: t = " + ", ".join(map(str, ts)))
 plt.tight_layout()
 plt.show()
+
+# %% [markdown]
+# **Question 4.q1.** At a timestep where ᾱ_t = 0.2, what is the signal-to-noise ratio? (A number.)
+
+# %% tags=["exercise-4.q1"]
+answer_4_q1 = 0.25  ### SOLUTION
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check("4.q1", answer_4_q1);
 
 # %% [markdown]
 # Scrub t yourself (the same noise ε for every t, so you watch one image dissolve):
@@ -210,6 +258,33 @@ for t_, xt_value in [(50, 0.7), (300, 0.2), (700, -0.5)]:
     assert abs(sim_mean - mean.item()) < 5 * math.sqrt(var.item() / k) + 1e-3, (sim_mean, mean.item())
     assert abs(sim_var / var.item() - 1) < 0.1, (sim_var, var.item())
     print(f"{t_:4d} {xt_value:6.2f} {mean.item():12.5f} {sim_mean:10.5f} {var.item():14.3e} {sim_var:10.3e} {k:7d}")
+
+# %% [markdown]
+# **Exercise 4.3 — the posterior.** Write μ̃_t and β̃_t from the betas. Mind the timestep convention: code index t
+# runs 0..T−1, and ᾱ_{t−1} at t = 0 is ᾱ_{−1} = 1 (nothing has been noised yet).
+
+# %% tags=["exercise-4.3"]
+def my_posterior_mean_variance(betas, x0, x_t, t):
+    """Exercise 4.3: mean and variance of q(x_{t-1} | x_t, x_0) (Ho et al. 2020, Eq. 6-7).
+
+    mu~_t = sqrt(abar_{t-1}) beta_t / (1 - abar_t) x_0 + sqrt(alpha_t) (1 - abar_{t-1}) / (1 - abar_t) x_t
+    beta~_t = (1 - abar_{t-1}) / (1 - abar_t) beta_t
+    betas: (T,); x0, x_t: (N, C, H, W); t: (N,) integer timesteps in 0..T-1.
+    Returns (mean (N, C, H, W), variance (N,)). Hint: build abar_prev = [1, abar_0, ..., abar_{T-2}] first.
+    """
+    ### BEGIN SOLUTION
+    abar = torch.cumprod(1 - betas, dim=0)
+    abar_prev = torch.cat([torch.ones(1, dtype=abar.dtype), abar[:-1]])
+    a_t, a_prev, beta = abar[t], abar_prev[t], betas[t]
+    coef_x0 = (a_prev.sqrt() * beta / (1 - a_t)).view(-1, 1, 1, 1)
+    coef_xt = ((1 - beta).sqrt() * (1 - a_prev) / (1 - a_t)).view(-1, 1, 1, 1)
+    return coef_x0 * x0 + coef_xt * x_t, (1 - a_prev) / (1 - a_t) * beta
+    ### END SOLUTION
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check("4.3", my_posterior_mean_variance);
 
 # %% [markdown]
 # Note how small β̃_t is compared to the variance of x_{t−1} itself: once we know both x_0 and x_t, x_{t−1} is
@@ -294,7 +369,7 @@ plt.show()
 # * The posterior q(x_{t−1} | x_t, x_0) is Gaussian with μ̃_t, β̃_t of Eq. 7 — checked by conditioning and simulation.
 # * ε-, x_0- and v-prediction are interchangeable in exact arithmetic; they differ in how errors are amplified.
 #
-# **Exercises.** (1) Using `q_sample` alone, estimate ᾱ_t from noised images (hint: regress x_t on x_0).
-# (2) Plot log SNR for `NoiseSchedule.linear(1000, beta_end=0.01)`: where does it lose its signal?
-# (3) Show that 1 − ᾱ_T is not exactly 1 for either schedule, and compute how much of x_0 survives at t = 999 —
-# Lin et al. (2024) argue this "non-zero terminal SNR" matters for very bright or dark images.
+# **Exercises.** (1) Using `q_sample` alone, estimate ᾱ_t from noised images (hint: regress x_t on x_0). (2) Plot
+# log SNR for `NoiseSchedule.linear(1000, beta_end=0.01)`: where does it lose its signal? (3) Show that 1 − ᾱ_T is
+# not exactly 1 for either schedule, and compute how much of x_0 survives at t = 999 — Lin et al. (2024) argue this
+# "non-zero terminal SNR" matters for very bright or dark images.

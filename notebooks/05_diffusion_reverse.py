@@ -42,6 +42,7 @@ from t2ilib.diffusion import (NoiseSchedule, ddim_sigma, ddim_step, ddpm_step, d
 from t2ilib.nn import UNet
 from t2ilib.checkpoint import load_pretrained
 from t2ilib.eval.sample_quality import digit_sample_quality, sample_digits
+from t2ilib.grading import check
 from t2ilib.train import Trainer, TrainConfig
 from t2ilib.viz import plot_loss, show_grid
 
@@ -83,6 +84,81 @@ for t in (999, 500, 10, 1):
     err = (mean - eq11).abs().max().item()
     assert err < 1e-9, err
     print(f"t = {t:3d}: posterior mean with x0_hat plugged in = Eq. 11 (max difference < 1e-9)")
+
+# %% [markdown]
+# **Exercises 5.1-5.4 — write the reverse steps yourself** (plain tensors in and out; each check cell compares your
+# function with the library's and explains what is wrong). Code timesteps run 0..T−1; the last DDPM step is t = 0
+# (the paper's t = 1), where no noise is added.
+
+# %% tags=["exercise-5.1"]
+def my_x0_from_eps(x_t, eps, abar_t):
+    """Exercise 5.1: invert x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps for x_0.
+
+    x_t, eps: (N, C, H, W); abar_t: (N,).
+    """
+    ### BEGIN SOLUTION
+    a = abar_t.view(-1, 1, 1, 1)
+    return (x_t - (1 - a).sqrt() * eps) / a.sqrt()
+    ### END SOLUTION
+
+
+# %% tags=["exercise-5.2"]
+def my_ddpm_step(eps_hat, x_t, t, betas, z):
+    """Exercise 5.2: one DDPM step (Algorithm 2 of Ho et al. 2020, with sigma_t^2 = beta_t):
+
+    x_{t-1} = (x_t - beta_t / sqrt(1 - abar_t) eps_hat) / sqrt(alpha_t) + sigma_t z, and no noise at t = 0.
+    eps_hat, x_t, z: (N, C, H, W); t: (N,) integer timesteps; betas: (T,).
+    """
+    ### BEGIN SOLUTION
+    abar = torch.cumprod(1 - betas, dim=0)
+    beta, abar_t = betas[t].view(-1, 1, 1, 1), abar[t].view(-1, 1, 1, 1)
+    mean = (x_t - beta / (1 - abar_t).sqrt() * eps_hat) / (1 - beta).sqrt()
+    noisy = (t > 0).to(x_t.dtype).view(-1, 1, 1, 1)
+    return mean + noisy * beta.sqrt() * z
+    ### END SOLUTION
+
+
+# %% tags=["exercise-5.3"]
+def my_ddim_step(eps_hat, x_t, abar_t, abar_s):
+    """Exercise 5.3: one deterministic DDIM step from t to an earlier s (Song et al. 2021, Eq. 12 with eta = 0):
+
+    x_s = sqrt(abar_s) x0_hat + sqrt(1 - abar_s) eps_hat, with x0_hat from eps_hat as in 5.1.
+    eps_hat, x_t: (N, C, H, W); abar_t, abar_s: (N,).
+    """
+    ### BEGIN SOLUTION
+    a_t, a_s = abar_t.view(-1, 1, 1, 1), abar_s.view(-1, 1, 1, 1)
+    x0_hat = (x_t - (1 - a_t).sqrt() * eps_hat) / a_t.sqrt()
+    return a_s.sqrt() * x0_hat + (1 - a_s).sqrt() * eps_hat
+    ### END SOLUTION
+
+
+# %% tags=["exercise-5.4"]
+def my_x0_from_v(x_t, v, abar_t):
+    """Exercise 5.4: x_0 from a v-prediction, v = sqrt(abar_t) eps - sqrt(1 - abar_t) x_0 (Salimans & Ho 2022).
+
+    Hint: write x_t and v as a rotation of (x_0, eps). x_t, v: (N, C, H, W); abar_t: (N,).
+    """
+    ### BEGIN SOLUTION
+    a = abar_t.view(-1, 1, 1, 1)
+    return a.sqrt() * x_t - (1 - a).sqrt() * v
+    ### END SOLUTION
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for exercise_id, fn in [("5.1", my_x0_from_eps), ("5.2", my_ddpm_step), ("5.3", my_ddim_step), ("5.4", my_x0_from_v)]:
+    check(exercise_id, fn)
+
+# %% [markdown]
+# **Question 5.q1.** Near pure noise, at ᾱ_t = 0.01, the network's ε̂ is off by 0.1 in some pixel. By how much is
+# x̂_0 off in that pixel? (A number; it explains the speckle in early x̂_0 in section 3.)
+
+# %% tags=["exercise-5.q1"]
+answer_5_q1 = 0.995  ### SOLUTION
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check("5.q1", answer_5_q1);
 
 # %% [markdown]
 # ## 2. The samplers with a perfect denoiser
@@ -173,6 +249,9 @@ t0 = time.perf_counter()
 final, xs, x0s, ts = sample(ddpm, ship_schedule, (4, 1, 28, 28), sampler="ddpm", steps=100, device=device,
                             generator=torch.Generator().manual_seed(3), return_trajectory=True, progress=False)
 print(f"DDPM, 100 steps, 4 images: {time.perf_counter() - t0:.1f} s")
+for i in (0, 30, 70):  # how much of x0_hat sits at the clip (+-1): sample() clips x0_hat to [-1, 1] by default
+    print(f"step t = {ts[i].item():3d}: sqrt(abar_t) = {ship_schedule.alpha_bar(ts[i]).sqrt().item():.2g}, "
+          f"x0_hat pixels at +-1: {(x0s[i].abs() >= 1).float().mean().item():.0%}")
 show_at = [0, 10, 20, 30, 40, 50, 70, 99]  # indices into the 100 steps
 fig, axes = plt.subplots(2, 1, figsize=(14, 4.6))
 show_grid(torch.cat([xs[i + 1][:2] for i in show_at]).clamp(-1, 1), nrow=16, ax=axes[0],
@@ -184,10 +263,15 @@ show_grid(final, nrow=4, title="DDPM samples from the shipped denoiser")
 plt.show()
 
 # %% [markdown]
-# The guess x̂_0 is a blob at first (almost any digit is consistent with x_T), may change its mind between digits
-# while the noise is still strong, settles on one digit before the halfway point (the cosine schedule's SNR
-# reaches 1 at t ≈ 500), and the remaining steps mostly remove the noise from x_t around a digit that no longer
-# changes.
+# The guess x̂_0 starts as salt-and-pepper speckle, not as a blurry digit: at the first step √ᾱ_t is tiny
+# (printed above), so x̂_0 = (x_t − √(1−ᾱ_t) ε̂)/√ᾱ_t multiplies the network's small errors in ε̂ by 1/√ᾱ_t
+# (Question 5.q1), and `sample` clips x̂_0 to [−1, 1] at every step — so at the first step every pixel sits at
+# ±1 (printed; later the share at ±1 is mostly the digits' own black background). A blurry digit appears by
+# t ≈ 900. (Clipping is `sample`'s default, `clip_x0=True`; Algorithm 2 of Ho et al. has no clip in its
+# equations, while their released code clips x̂_0 when it samples through it, as here. Chapter 6d looks at
+# clipping more closely.) Then x̂_0 may change its mind between digits while the noise is still strong, settles
+# on one digit before the halfway point (the cosine schedule's SNR reaches 1 at t ≈ 500), and the remaining steps
+# mostly remove the noise from x_t around a digit that no longer changes.
 #
 # ## 4. DDIM with η = 1 *is* DDPM; η = 0 is deterministic
 #
@@ -301,6 +385,6 @@ plt.show()
 #
 # **Exercises.** (1) Train the short-run model with `diffusion_loss(schedule, "v_prediction")` and sample with
 # `prediction="v_prediction"`: compare the loss curves. (2) DDIM with η = 0 is deterministic, so x_T is a latent
-# code: interpolate between two x_T (use spherical interpolation — why?) and decode both ends and the middle.
-# (3) Run `sample(..., spacing="leading")` with 10 steps and compare with `"trailing"`: which one starts from pure
+# code: interpolate between two x_T (use spherical interpolation — why?) and decode both ends and the middle. (3)
+# Run `sample(..., spacing="leading")` with 10 steps and compare with `"trailing"`: which one starts from pure
 # noise, and does it matter here?

@@ -23,8 +23,8 @@
 # * **6b** — classifier-free guidance on captioned digits: condition dropout, the guided prediction in its three
 #   conventions, the fidelity-vs-diversity trade-off;
 # * **6c** — text to image on the shapes world: the course's trained models, their attention maps, prompt
-#   fidelity on seen and held-out combinations, frozen vs trained text encoder, static vs Imagen's dynamic
-#   thresholding, and a live prompt box.
+#   fidelity on seen and held-out combinations, frozen vs trained text encoder, a word-order test;
+# * **6d** — large guidance scales, static vs Imagen's dynamic thresholding, and a live prompt box.
 #
 # The conditioning mechanisms, in order of power:
 #

@@ -44,6 +44,7 @@ from t2ilib.eval.metrics import judge_features, within_class_spread
 from t2ilib.nn import UNet
 from t2ilib.checkpoint import load_pretrained
 from t2ilib.train import Trainer, TrainConfig
+from t2ilib.grading import check
 from t2ilib.viz import plot_loss, show_grid
 
 device = get_device()
@@ -70,6 +71,26 @@ labels = torch.arange(10).repeat(2000)
 dropped = drop_condition(labels, P_UNCOND, NULL, torch.Generator().manual_seed(0))
 print(f"fraction of labels replaced by the null label: {(dropped == NULL).float().mean():.4f} (expected {P_UNCOND})")
 assert abs((dropped == NULL).float().mean() - P_UNCOND) < 0.01 and (dropped[dropped != NULL] == labels[dropped != NULL]).all()
+
+# %% [markdown]
+# **Exercise 6b.2 — condition dropout.** The function takes plain tensors and returns one; the cell after it checks
+# your code against the library's on random inputs and says what is wrong. The rest of the notebook uses the
+# library, so it runs either way. The uniform draws u are given, so the result is checkable.
+
+# %% tags=["exercise-6b.2"]
+def my_drop_labels(labels, u, p, null):
+    """Exercise 6b.2: replace labels[i] by the null label where u[i] < p (so a fraction p is dropped).
+
+    labels: (N,) integers; u: (N,) uniform in [0, 1); p: the dropout probability; null: the null label.
+    """
+    ### BEGIN SOLUTION
+    return torch.where(u < p, torch.full_like(labels, null), labels)
+    ### END SOLUTION
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check("6b.2", my_drop_labels);
 
 # %% [markdown]
 # ## 2. Train a class-conditional denoiser, briefly
@@ -156,6 +177,47 @@ with torch.no_grad():
         print(f"{w_hs:14.1f} {w_im:9.1f} {w_im:12.1f} {err:18.1e}")
         assert err < 1e-4
     assert torch.allclose(classifier_free_guidance(eps_c, eps_u, 1.0), eps_c)
+
+# %% [markdown]
+# **Exercises 6b.1 and 6b.3 — guidance by hand.** The function takes plain tensors and returns one; the cell after
+# it checks your code against the library's on random inputs and says what is wrong. The rest of the notebook uses
+# the library, so it runs either way.
+#
+# For 6b.3: the network's noise prediction is a scaled score, ε(x_t) = −√(1−ᾱ_t) ∇ log p(x_t), and by Bayes
+# ∇ log p(c | x_t) = ∇ log p(x_t | c) − ∇ log p(x_t). So the difference that guidance amplifies is the gradient
+# of an *implied classifier* (Ho & Salimans 2022, Sec. 3.2) — compute it.
+
+# %% tags=["exercise-6b.1"]
+def my_classifier_free_guidance(cond, uncond, s):
+    """Exercise 6b.1: the guided prediction uncond + s (cond - uncond) (Imagen / diffusers convention, s = 1: cond)."""
+    ### BEGIN SOLUTION
+    return uncond + s * (cond - uncond)
+    ### END SOLUTION
+
+
+# %% tags=["exercise-6b.3"]
+def my_implied_classifier_gradient(eps_cond, eps_uncond, abar_t):
+    """Exercise 6b.3: grad_x log p(c | x_t) from the two noise predictions. eps_*: (N, C, H, W); abar_t: (N,)."""
+    ### BEGIN SOLUTION
+    return -(eps_cond - eps_uncond) / (1 - abar_t).sqrt().view(-1, 1, 1, 1)
+    ### END SOLUTION
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check("6b.1", my_classifier_free_guidance)
+check("6b.3", my_implied_classifier_gradient);
+
+# %% [markdown]
+# **Question 6b.q1.** Sampling one image with DDIM, 25 steps and classifier-free guidance at s = 3: how many
+# evaluations of the network does it take? (A number.)
+
+# %% tags=["exercise-6b.q1"]
+answer_6b_q1 = 50  ### SOLUTION
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check("6b.q1", answer_6b_q1);
 
 # %% [markdown]
 # ## 4. Fidelity, on the shipped captioned-MNIST model

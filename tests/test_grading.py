@@ -104,7 +104,8 @@ def my_dynamic_threshold(x0, p):
     return x0.clamp(-s, s) / s
 """,
     "4.q1": "answer_4_q1 = 0.25\n",
-    "5.q1": "answer_5_q1 = 50\n",
+    "5.q1": "answer_5_q1 = 0.995\n",
+    "6b.q1": "answer_6b_q1 = 50\n",
     "6d.q1": "answer_6d_q1 = 'b'\n",
 }
 
@@ -197,7 +198,8 @@ def my_dynamic_threshold(x0, p):
     return torch.maximum(torch.minimum(x0, s), -s) / s
 """, "max(1, percentile)")],
     "4.q1": [("answer_4_q1 = 0.2\n", "not right")],
-    "5.q1": [("answer_5_q1 = 25\n", "twice per step")],
+    "5.q1": [("answer_5_q1 = 0.1\n", "multiplied by")],
+    "6b.q1": [("answer_6b_q1 = 25\n", "twice per step")],
     "6d.q1": [("answer_6d_q1 = 'a'\n", "sampler changed")],
 }
 
@@ -308,3 +310,11 @@ def test_a_worker_crash_costs_only_the_exercise_it_was_running():
     results = {r["id"]: r for r in _run_worker(jobs, 1.0, [sys.executable, "-c", fake])}
     assert results["a"]["status"] == "passed" and results["c"]["status"] == "passed"
     assert results["b"]["status"] == "failed" and "died" in results["b"]["message"]
+
+
+@pytest.mark.parametrize("id", sorted(i for i in REGISTRY if REGISTRY[i].kind == "function"))
+def test_an_unwritten_exercise_is_reported_not_done(id):
+    def unwritten(*args):
+        raise NotImplementedError(f"Exercise {id}")
+
+    assert grade(id, unwritten).status == "not done"

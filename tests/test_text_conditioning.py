@@ -314,6 +314,30 @@ def test_swapped_caption_exchanges_the_objects_and_keeps_the_words():
         swapped_caption(ShapesWorld(1, 32, seed=1, split="test", n_objects=1).scene(0))
 
 
+def test_two_object_errors_names_what_went_wrong():
+    from t2ilib.data.shapes import ShapesWorld
+    from t2ilib.data.shapes_captions import parse_caption
+    from t2ilib.eval.fidelity import TWO_OBJECT_OUTCOMES, swapped_caption, two_object_errors
+    from t2ilib.eval.shapes_probe import canonical
+
+    world = ShapesWorld(40, 32, seed=2, split="test", n_objects=2)
+    scenes = [world.scene(i) for i in range(40)]
+    for scene in scenes:
+        want = canonical(parse_caption(scene.caption))
+        if want["color0"] == want["color1"] or want["shape0"] == want["shape1"]:
+            continue  # exchanging equal colours changes nothing
+        other_colour = next(c for c in ("red", "orange", "yellow", "green", "blue", "purple")
+                            if c not in (want["color0"], want["color1"]))
+        other_shape = next(c for c in ("circle", "square", "triangle", "diamond", "hexagon", "cross")
+                           if c not in (want["shape0"], want["shape1"]))
+        reads = [want, canonical(parse_caption(swapped_caption(scene))),
+                 dict(want, color0=want["color1"], color1=want["color0"]),
+                 {"count": 1, "shape0": want["shape0"], "color0": want["color0"], "size0": want["size0"],
+                  "position": "left"}, dict(want, color1=other_colour),
+                 dict(want, shape0=other_shape), dict(want, size0="small" if want["size0"] == "large" else "large")]
+        assert two_object_errors(reads, [scene] * 7) == list(TWO_OBJECT_OUTCOMES), scene.caption
+
+
 class _Oracle(torch.nn.Module):
     """Predicts the exact v target for the true captions and zeros for any other caption."""
 

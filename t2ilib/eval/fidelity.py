@@ -20,6 +20,7 @@ import torch
 
 from t2ilib.data.digit_captions import TEMPLATES, digit_caption, parse_digit_caption
 from t2ilib.data.shapes import ShapesWorld
+from t2ilib.data.shapes_captions import parse_caption
 
 GROUPS = {"seen, 1 object": ("test", 1), "seen, 2 objects": ("test", 2),
           "held-out, 1 object": ("held_out", 1), "held-out, 2 objects": ("held_out", 2)}
@@ -44,16 +45,27 @@ def digit_captions(n: int, seed: int = CAPTION_SEED) -> list[str]:
 @torch.no_grad()
 def shapes_fidelity(model, probe=None, *, n_per_group: int = 100, guidance: float = 3.0, steps: int = 25,
                     seed: int = 0, threshold="static", groups=tuple(GROUPS)) -> dict:
-    """Fidelity per caption group, their mean (``fidelity``) and the sampling time."""
+    """Fidelity per caption group, their mean (``fidelity``) and the sampling time. For two-object groups also
+    ``"<group>, either order"``: the fraction of images that show the right two objects in the right places or
+    with the two exchanged. A model that ignores word order scores about half of this as fidelity."""
     from t2ilib.checkpoint import load_pretrained
     from t2ilib.eval.shapes_probe import caption_matches
 
     probe = probe or load_pretrained("shapes_probe", "cpu")
     out, t0 = {}, time.perf_counter()
     for i, group in enumerate(groups):
-        captions = fidelity_captions(group, n_per_group)
+        if group not in GROUPS:
+            raise ValueError(f"groups: expected names from {list(GROUPS)}, got {group!r}")
+        split, k = GROUPS[group]
+        world = ShapesWorld(n_per_group, 32, CAPTION_SEED, split, n_objects=k)
+        captions = [world.scene(j).caption for j in range(n_per_group)]
         images = _generate(model, captions, guidance, steps, seed + i, threshold)
-        out[group] = round(sum(caption_matches(probe, images, captions)) / len(captions), 4)
+        match = caption_matches(probe, images, captions)
+        out[group] = round(sum(match) / len(captions), 4)
+        if k == 2:
+            kinds = two_object_errors(probe.read(images), [world.scene(j) for j in range(n_per_group)])
+            out[f"{group}, either order"] = round(sum(x in ("right", "objects exchanged") for x in kinds) / len(kinds), 4)
+            out[f"{group}, errors"] = {kind: round(kinds.count(kind) / len(kinds), 4) for kind in TWO_OBJECT_OUTCOMES}
     out["fidelity"] = round(sum(out[g] for g in groups) / len(groups), 4)
     out.update(n_per_group=n_per_group, guidance=guidance, steps=steps, seconds=round(time.perf_counter() - t0, 1))
     return out
@@ -75,6 +87,39 @@ def digit_fidelity(model, judge=None, *, n: int = 500, guidance: float = 3.0, st
            "confidence": round(float(probs.max(-1).values.mean()), 4), "n": n, "guidance": guidance, "steps": steps,
            "seconds": round(time.perf_counter() - t0, 1)}
     return (out, images, captions) if return_images else out
+
+
+TWO_OBJECT_OUTCOMES = ("right", "objects exchanged", "colours exchanged", "not two objects",
+                       "a colour not in the caption", "a shape not in the caption", "other")
+
+
+def two_object_errors(reads: list[dict], scenes) -> list[str]:
+    """What the probe saw, per two-object image, as one of :data:`TWO_OBJECT_OUTCOMES` (first that applies):
+    ``right``; ``objects exchanged`` (the swapped caption's picture: the words are right, their order is not);
+    ``colours exchanged`` (shapes in place but the two colours bound to the wrong shapes, in either order);
+    ``not two objects`` (the probe counts one); ``a colour (shape) not in the caption``; ``other`` (e.g. a size or the relation's axis wrong)."""
+    from t2ilib.eval.shapes_probe import canonical
+
+    out = []
+    for r, scene in zip(reads, scenes, strict=True):
+        want = canonical(parse_caption(scene.caption))
+        swapped = canonical(parse_caption(swapped_caption(scene)))
+        exchanged = [dict(w, color0=w["color1"], color1=w["color0"]) for w in (want, swapped)]
+        if r == want:
+            out.append("right")
+        elif r == swapped:
+            out.append("objects exchanged")
+        elif r in exchanged:
+            out.append("colours exchanged")
+        elif r.get("count") != 2:
+            out.append("not two objects")
+        elif {r["color0"], r["color1"]} != {want["color0"], want["color1"]}:
+            out.append("a colour not in the caption")
+        elif {r["shape0"], r["shape1"]} != {want["shape0"], want["shape1"]}:
+            out.append("a shape not in the caption")
+        else:
+            out.append("other")
+    return out
 
 
 def swapped_caption(scene) -> str:
@@ -147,6 +192,8 @@ def main(argv=None) -> None:
     p.add_argument("--n", type=int, default=1000, help="samples per caption group (digits: in total)")
     p.add_argument("--steps", type=int, default=25)
     p.add_argument("--threshold", default="static")
+    p.add_argument("--groups", nargs="+", choices=list(GROUPS), default=None, metavar="GROUP",
+                   help=f"shapes caption groups to measure (default: all of {list(GROUPS)})")
     p.add_argument("--device", default=None, help="cpu, cuda or mps (default: best available)")
     add_precision_argument(p)
     p.add_argument("--order-n", type=int, default=512,
@@ -162,14 +209,25 @@ def main(argv=None) -> None:
     print(f"prompt fidelity, DDIM {args.steps} steps, {args.threshold} thresholding, device {device}, precision "
           f"{describe_precision(None, device)}\n", flush=True)
     if shapes:
-        print(_table_row(["model", "guidance", *GROUPS, "mean", "samples per group", "seconds"]))
-        print(_table_row(["---"] * (len(GROUPS) + 5)), flush=True)
+        groups = args.groups or list(GROUPS)
+        either = [f"{g}, either order" for g in groups if GROUPS[g][1] == 2]
+        print(_table_row(["model", "guidance", *groups, "mean", *either, "samples per group", "seconds"]))
+        print(_table_row(["---"] * (len(groups) + len(either) + 5)), flush=True)
+        breakdown = []
         for name in shapes:
             model = load_pretrained(name, device)
             for s in args.guidance:
-                r = shapes_fidelity(model, n_per_group=args.n, guidance=s, steps=args.steps, threshold=args.threshold)
-                print(_table_row([name, s, *(_pct(r[g]) for g in GROUPS), _pct(r["fidelity"]), args.n,
-                                  r["seconds"]]), flush=True)
+                r = shapes_fidelity(model, n_per_group=args.n, guidance=s, steps=args.steps, threshold=args.threshold,
+                                    groups=groups)
+                print(_table_row([name, s, *(_pct(r[g]) for g in groups), _pct(r["fidelity"]),
+                                  *(_pct(r[g]) for g in either), args.n, r["seconds"]]), flush=True)
+                breakdown += [(name, s, g, r[f"{g}, errors"]) for g in groups if GROUPS[g][1] == 2]
+        if breakdown:
+            print("\ntwo-object images by what the probe saw (t2ilib.eval.fidelity.two_object_errors)\n")
+            print(_table_row(["model", "guidance", "group", *TWO_OBJECT_OUTCOMES]))
+            print(_table_row(["---"] * (len(TWO_OBJECT_OUTCOMES) + 3)))
+            for name, s, g, e in breakdown:
+                print(_table_row([name, s, g, *(_pct(e[k]) for k in TWO_OBJECT_OUTCOMES)]))
         print(flush=True)
     if shapes and args.order_n:
         steps = (900, 800, 700, 500, 300)

@@ -57,11 +57,12 @@ def exercise(id: str, name: str, title: str, kind: str = "function"):
     return register
 
 
-def call(fn, *args, **kwargs):
-    """Call the learner's function; turn its exceptions into a :class:`Mistake` (or :class:`NotDone`)."""
+def call(fn, *args, grad: bool = False):
+    """Call the learner's function (with autograd on if ``grad``); turn its exceptions into a :class:`Mistake`
+    (or :class:`NotDone`)."""
     try:
-        with torch.no_grad():
-            return fn(*args, **kwargs)
+        with torch.set_grad_enabled(grad):
+            return fn(*args)
     except NotImplementedError:
         raise NotDone() from None
     except Mistake:

@@ -15,6 +15,7 @@ indentation, and each answer by ``None``. ``make assignments`` writes ``notebook
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -96,6 +97,8 @@ def write_student_notebook(source: Path, out_dir: Path) -> Path:
              "and says what is wrong. Your teacher may grade this notebook with `python -m t2ilib.grading`: keep "
              "each exercise inside its own cell, and import only `torch`, `math` and `numpy` there.")
     nb.cells.insert(1, jupytext.reads(f"# %% [markdown]\n# {intro}\n", fmt="py:percent").cells[0])
+    for k, cell in enumerate(nb.cells):  # stable ids: regenerating an unchanged source gives the same file
+        cell["id"] = hashlib.sha1(f"{source.stem}:{k}".encode()).hexdigest()[:8]
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{source.stem}.ipynb"
     text_out = jupytext.writes(nb, fmt="ipynb")
@@ -139,3 +142,24 @@ def notebook_chapter(path: Path, notebook: dict) -> str | None:
         return m.group(1)
     ids = list(exercise_cells(notebook))
     return ids[0].split(".")[0] if ids else None
+
+
+def write_all(source_dir: Path, out_dir: Path) -> list[Path]:
+    """Student notebooks for every chapter source in ``source_dir`` that has exercises; stale ones removed."""
+    written = []
+    for src in sorted(Path(source_dir).glob("[0-9]*.py")):
+        if exercises_in_source(src.read_text()):
+            written.append(write_student_notebook(src, Path(out_dir)))
+    for old in Path(out_dir).glob("*.ipynb"):
+        if old not in written:
+            old.unlink()
+    return written
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) != 3:
+        sys.exit("usage: python -m t2ilib.grading.notebooks SOURCE_DIR OUT_DIR")
+    for path in write_all(Path(sys.argv[1]), Path(sys.argv[2])):
+        print(f"wrote {path}")

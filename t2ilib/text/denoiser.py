@@ -113,7 +113,8 @@ def generate(model: TextConditionedUNet, captions: list[str], *, guidance: float
              precision: str | None = None, resolution: int | None = None, progress: bool = False) -> torch.Tensor:
     """Images (N, C, R, R) in [-1, 1] for ``captions``, with classifier-free guidance at Imagen/diffusers scale
     ``guidance`` and ``threshold`` = "static" (clip x0_hat to [-1, 1]), "dynamic" (Imagen, p = 99.5 %), a float
-    percentile for dynamic thresholding, or "none". ``precision``: see :mod:`t2ilib.precision` (None: the policy).
+    percentile for dynamic thresholding, "none", or a function of x0_hat (applied at every step).
+    ``precision``: see :mod:`t2ilib.precision` (None: the policy).
     The noise schedule and prediction target are the model's own (:class:`t2ilib.diffusion.DiffusionModel`)."""
     from t2ilib.diffusion.guidance import dynamic_threshold
 
@@ -123,11 +124,13 @@ def generate(model: TextConditionedUNet, captions: list[str], *, guidance: float
         clip = True
     elif threshold == "none":
         clip = False
+    elif callable(threshold):
+        clip = threshold
     elif threshold == "dynamic" or isinstance(threshold, float):
         p = 0.995 if threshold == "dynamic" else threshold
         clip = lambda x0: dynamic_threshold(x0, p)  # noqa: E731
     else:
-        raise ValueError(f"threshold: expected 'static', 'dynamic', 'none' or a percentile in (0, 1], got "
+        raise ValueError(f"threshold: expected 'static', 'dynamic', 'none' or a percentile in (0, 1] or a function, got "
                          f"{threshold!r}")
     device = model.vocab_checksum.device
     cfg = model.config

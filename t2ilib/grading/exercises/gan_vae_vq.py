@@ -59,7 +59,7 @@ def _generator_loss(fn):
     })
     fake = fake.clone().requires_grad_(True)
     with torch.enable_grad():
-        out = fn(fake)
+        out = call(fn, fake, grad=True)
         if not (isinstance(out, torch.Tensor) and out.requires_grad):
             raise Mistake("no gradient flows from your loss to the logits (did you detach or use .item()?)")
         (grad,) = torch.autograd.grad(out, fake)
@@ -96,7 +96,7 @@ def _reparameterize(fn):
     })
     mu_, logvar_ = mu.clone().requires_grad_(True), logvar.clone().requires_grad_(True)
     with torch.enable_grad():
-        z = fn(mu_, logvar_, eps)
+        z = call(fn, mu_, logvar_, eps, grad=True)
         if not (isinstance(z, torch.Tensor) and z.requires_grad):
             raise Mistake("no gradient flows from z to mu and logvar: the point of the trick is that it does")
         gm, gl = torch.autograd.grad(z.sum(), (mu_, logvar_))
@@ -169,7 +169,7 @@ def _straight_through(fn):
     z_e = torch.randn(4, 8, generator=g).requires_grad_(True)
     z_q = torch.randn(4, 8, generator=g).requires_grad_(True)
     with torch.enable_grad():
-        out = fn(z_e, z_q)
+        out = call(fn, z_e, z_q, grad=True)
         expect(out, z_q.detach(), "forward value (must be z_q: the decoder sees the quantised vector)",
                {"you returned z_e: the decoder must see the quantised z_q in the forward pass": z_e.detach()})
         if not out.requires_grad:
@@ -191,7 +191,7 @@ def _vq_losses(fn):
     z_q = torch.randn(6, 4, generator=g).requires_grad_(True)
     beta = 0.25
     with torch.enable_grad():
-        out = fn(z_e, z_q, beta)
+        out = call(fn, z_e, z_q, beta, grad=True)
         if not (isinstance(out, tuple) and len(out) == 2):
             raise Mistake("return two numbers: (codebook_loss, commitment_loss)")
         codebook, commitment = out

@@ -30,7 +30,19 @@ def _snr(answer):
     return ["SNR = abar / (1 - abar)"]
 
 
-@exercise("5.q1", "answer_5_q1", "network evaluations for one guided DDIM image", kind="question")
+@exercise("5.q1", "answer_5_q1", "how x_hat_0 amplifies an error in eps_hat", kind="question")
+def _amplify(answer):
+    try:
+        if math.isclose(float(answer), 0.1, rel_tol=0.05):
+            raise Mistake("x_hat_0 = (x_t - sqrt(1 - abar) eps_hat) / sqrt(abar): the error is multiplied by "
+                          "sqrt(1 - abar) / sqrt(abar), which is large when abar is small")
+    except (TypeError, ValueError):
+        pass
+    _number(answer, 0.1 * math.sqrt(0.99) / 0.1)
+    return ["0.1 x sqrt(0.99) / sqrt(0.01) = 0.995"]
+
+
+@exercise("6b.q1", "answer_6b_q1", "network evaluations for one guided DDIM image", kind="question")
 def _nfe(answer):
     try:
         if float(answer) == 25:
