@@ -80,7 +80,7 @@ def my_optimal_discriminator(p_data, p_g):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-check("1a.3", my_optimal_discriminator);
+check("1a.3", my_optimal_discriminator)
 
 # %% [markdown]
 # Now a trained one. The data is a mixture of two Gaussians and the (frozen) generator is a single Gaussian, so
@@ -323,7 +323,7 @@ def my_generator_loss_nonsaturating(fake_logits):
 # %%
 # NBVAL_CHECK_OUTPUT
 check("1a.1", my_discriminator_loss)
-check("1a.2", my_generator_loss_nonsaturating);
+check("1a.2", my_generator_loss_nonsaturating)
 
 # %% [markdown]
 # ## 4. Mode collapse on a ring of 8 Gaussians

@@ -136,6 +136,18 @@ fid_real, fid_gan, fid_untrained = (r[1] for r in rows)
 assert fid_real < fid_gan < fid_untrained
 
 # %% [markdown]
+# **The floor depends on the sample size.** FID compares a Gaussian fitted to n samples with one fitted to the
+# test set. Even for real digits the fitted mean and covariance carry estimation noise, and the Fréchet distance
+# adds it up instead of averaging it out, so the floor is above 0 and grows as n shrinks (FID is biased upwards
+# for small samples; Chong & Forsyth 2020, "Effectively Unbiased FID"). Every FID in this course is therefore
+# printed beside a floor measured with the same n — compare a model with that floor, not with another n's:
+
+# %%
+floors = {n: judge_fid(judge, train_x[:n].float().cpu(), test_stats) for n in (100, 300, 1000, 3000)}
+print("floor (real training digits vs the test set) by number of digits:", {n: round(f, 2) for n, f in floors.items()})
+assert floors[100] > floors[300] > floors[1000] > floors[3000]
+
+# %% [markdown]
 # Read the table closely: the judge is *more* confident on the untrained generator's grey smudges (all read as one
 # digit) than on the DCGAN's samples. Per-sample confidence is easily fooled; the FID, which compares whole
 # feature distributions (means *and* covariances) with real digits, is not: it ranks real < DCGAN < untrained.

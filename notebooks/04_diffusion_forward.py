@@ -99,7 +99,7 @@ def my_q_sample(x0, noise, abar_t):
 # %%
 # NBVAL_CHECK_OUTPUT
 check("4.1", my_alpha_bar_from_betas)
-check("4.2", my_q_sample);
+check("4.2", my_q_sample)
 
 # %% [markdown]
 # Now check the closed form by statistics — run the 1000-step chain 10 000 times on one digit (every 4th pixel, to
@@ -196,7 +196,7 @@ answer_4_q1 = 0.25  ### SOLUTION
 
 # %%
 # NBVAL_CHECK_OUTPUT
-check("4.q1", answer_4_q1);
+check("4.q1", answer_4_q1)
 
 # %% [markdown]
 # Scrub t yourself (the same noise ε for every t, so you watch one image dissolve):
@@ -284,7 +284,7 @@ def my_posterior_mean_variance(betas, x0, x_t, t):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-check("4.3", my_posterior_mean_variance);
+check("4.3", my_posterior_mean_variance)
 
 # %% [markdown]
 # Note how small β̃_t is compared to the variance of x_{t−1} itself: once we know both x_0 and x_t, x_{t−1} is

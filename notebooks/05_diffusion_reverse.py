@@ -158,7 +158,7 @@ answer_5_q1 = 0.995  ### SOLUTION
 
 # %%
 # NBVAL_CHECK_OUTPUT
-check("5.q1", answer_5_q1);
+check("5.q1", answer_5_q1)
 
 # %% [markdown]
 # ## 2. The samplers with a perfect denoiser

@@ -87,7 +87,7 @@ def my_dynamic_threshold(x0, p):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-check("6d.1", my_dynamic_threshold);
+check("6d.1", my_dynamic_threshold)
 
 # %% [markdown]
 # ## 2. Two numbers for what goes wrong
@@ -214,7 +214,7 @@ answer_6d_q1 = "b"  ### SOLUTION
 
 # %%
 # NBVAL_CHECK_OUTPUT
-check("6d.q1", answer_6d_q1);
+check("6d.q1", answer_6d_q1)
 
 # %% [markdown]
 # ## 5. Try it

@@ -54,13 +54,23 @@ def test_student_source_removes_every_solution():
         student_source('# %% tags=["exercise-4.1"]\n### BEGIN SOLUTION\nx = 1\n')
 
 
-@pytest.mark.parametrize("stem", sorted(SOURCES))
-def test_teacher_notebook_scores_full_marks_and_student_notebook_zero(stem):
-    teacher = grade_notebook(ROOT / "notebooks" / f"{stem}.ipynb")
-    assert teacher and all(r["status"] == "passed" for r in teacher), [r for r in teacher if r["status"] != "passed"]
-    student = grade_notebook(STUDENT / f"{stem}.ipynb")
-    assert [r["id"] for r in student] == [r["id"] for r in teacher]
-    assert all(r["status"] == "not done" and r["points"] == 0 for r in student), student
+def _grade_all(folder: Path) -> dict[str, dict]:
+    """Every exercise cell of every chapter notebook in ``folder``, graded in one worker process."""
+    from t2ilib.grading.bulk import _run_worker
+    from t2ilib.grading.notebooks import exercise_cells, read_notebook
+
+    jobs = [{"id": i, "source": src} for stem in SOURCES
+            for i, src in exercise_cells(read_notebook(folder / f"{stem}.ipynb")).items()]
+    return {r["id"]: r for r in _run_worker(jobs, 20.0)}
+
+
+def test_teacher_notebooks_score_full_marks_and_student_notebooks_zero():
+    teacher, student = _grade_all(ROOT / "notebooks"), _grade_all(STUDENT)
+    assert sorted(teacher) == sorted(student) == sorted(REGISTRY)
+    assert [r for r in teacher.values() if r["status"] != "passed"] == []
+    assert [r for r in student.values() if r["status"] != "not done"] == []
+    one = grade_notebook(STUDENT / "04_diffusion_forward.ipynb")  # the per-notebook path, as teachers run it
+    assert [r["id"] for r in one] == ["4.1", "4.2", "4.3", "4.q1"] and all(r["points"] == 0 for r in one)
 
 
 def _is_exercise(cell) -> bool:
@@ -71,25 +81,65 @@ def _is_check(cell) -> bool:
     return cell.cell_type == "code" and not cell.metadata.get("tags") and "check(" in cell.source
 
 
-@pytest.mark.parametrize("stem", sorted(SOURCES))
-def test_student_notebook_runs_up_to_its_first_exercise(stem):
-    """Execute the student notebook up to its first exercise's check cell, then every other exercise cell and its
+def test_student_notebooks_run_up_to_their_first_exercise():
+    """Execute each student notebook up to its first exercise's check cell, then every other exercise cell and its
     check: no errors, and every check reports its exercise as not done (the exercises raise NotImplementedError
     by design). The cells in between are the teacher notebook's, which nbval runs (the student notebook differs
-    from it only inside the exercise cells: test_committed_student_notebooks_are_current)."""
+    from it only inside the exercise cells: test_committed_student_notebooks_are_current). One kernel runs all
+    notebooks, its namespace reset between them (imports are then cached: the test takes seconds, not minutes)."""
     import nbformat
     from nbclient import NotebookClient
 
-    nb = nbformat.read(STUDENT / f"{stem}.ipynb", as_version=4)
-    first = next(k for k, c in enumerate(nb.cells) if _is_exercise(c))
-    first_check = next(k for k in range(first + 1, len(nb.cells)) if _is_check(nb.cells[k]))
-    later = [k for k in range(first_check + 1, len(nb.cells)) if _is_exercise(nb.cells[k]) or _is_check(nb.cells[k])]
-    short = copy.deepcopy(nb)
-    short.cells = [nb.cells[k] for k in [*range(first_check + 1), *later]]
-    NotebookClient(short, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
-    checks = [c for c in short.cells if _is_check(c)]
-    ids = [i for c in short.cells if _is_exercise(c) for i in [t.removeprefix("exercise-") for t in c.metadata["tags"]]]
-    out = "".join(o.get("text", "") for c in checks for o in c.outputs if o.output_type == "stream")
-    assert "✓" not in out and "✗" not in out, out
-    assert [line.split()[2].rstrip(":") for line in out.splitlines() if line.startswith("·")] == ids, out
+    reset = nbformat.v4.new_code_cell("%reset -f")
+    client = NotebookClient(nbformat.v4.new_notebook(), timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(ROOT / "notebooks")}})
+    with client.setup_kernel():
+        for stem in SOURCES:
+            nb = nbformat.read(STUDENT / f"{stem}.ipynb", as_version=4)
+            first = next(k for k, c in enumerate(nb.cells) if _is_exercise(c))
+            first_check = next(k for k in range(first + 1, len(nb.cells)) if _is_check(nb.cells[k]))
+            later = [k for k in range(first_check + 1, len(nb.cells))
+                     if _is_exercise(nb.cells[k]) or _is_check(nb.cells[k])]
+            cells = [nb.cells[k] for k in [*range(first_check + 1), *later]]
+            client.nb.cells = [reset, *cells]  # nbclient stores each executed cell back by its index
+            for k, cell in enumerate(client.nb.cells):
+                if cell.cell_type == "code":
+                    client.execute_cell(cell, k)  # raises CellExecutionError, with the cell, on any error
+            checks = [c for c in cells if _is_check(c)]
+            ids = [t.removeprefix("exercise-") for c in cells if _is_exercise(c) for t in c.metadata["tags"]]
+            out = "".join(o.get("text", "") for c in checks for o in c.outputs if o.output_type == "stream")
+            assert "✓" not in out and "✗" not in out, (stem, out)
+            assert [line.split()[2].rstrip(":") for line in out.splitlines() if line.startswith("·")] == ids, (stem, out)
+
+
+def test_bulk_grading_of_three_example_submissions(tmp_path):
+    """A full, an empty and a typical-mistakes submission of chapter 5, graded in bulk: the score table."""
+    import subprocess
+    import sys
+
+    import nbformat
+
+    from test_grading import WRONG  # tests/ is on sys.path (pytest prepend import mode)
+
+    stem = "05_diffusion_reverse"
+    full = nbformat.read(ROOT / "notebooks" / f"{stem}.ipynb", as_version=4)
+    empty = nbformat.read(STUDENT / f"{stem}.ipynb", as_version=4)
+    mistakes = copy.deepcopy(empty)
+    for cell in mistakes.cells:
+        for tag in cell.metadata.get("tags", []):
+            if tag.removeprefix("exercise-") in WRONG:
+                cell.source = WRONG[tag.removeprefix("exercise-")][0][0]
+    for student, nb in {"full": full, "empty": empty, "mistakes": mistakes}.items():
+        (tmp_path / student).mkdir()
+        nbformat.write(nb, tmp_path / student / f"{stem}.ipynb")
+    r = subprocess.run([sys.executable, "-m", "t2ilib.grading", str(tmp_path), "--details"], capture_output=True,
+                       text=True, timeout=600, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    print(r.stdout)
+    n = len([i for i in REGISTRY if REGISTRY[i].chapter == "5"])
+    totals = {line.split()[0]: line.split()[-1] for line in r.stdout.splitlines() if line.split()
+              and line.split()[0] in ("full", "empty", "mistakes") and "/" in line.split()[-1]}
+    assert totals == {"full": f"{n}/{n}", "empty": f"0/{n}", "mistakes": f"0/{n}"}, r.stdout
+    for id in ("5.1", "5.2", "5.3", "5.4", "5.q1"):
+        assert f"mistakes {id} (failed): " in r.stdout and f"empty {id} (not done)" in r.stdout
+    assert "no noise is added at the last step" in r.stdout and "abar_t where abar_s belongs" in r.stdout

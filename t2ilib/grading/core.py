@@ -9,7 +9,7 @@ matches; failing that it names what it can see (shape, NaN, sign, a constant fac
 In a notebook::
 
     from t2ilib.grading import check
-    check("5.2", ddpm_step)       # prints what passed or what is wrong, and returns a Result
+    check("5.2", ddpm_step)       # prints what passed or what is wrong (grade() returns it as a Result)
 
 Teachers grade a folder of submitted notebooks with ``python -m t2ilib.grading SUBMISSIONS/`` (:mod:`.bulk`).
 """
@@ -145,8 +145,6 @@ def grade(id: str, obj) -> Result:
     return Result(id, "passed", f"{ex.title}: correct ({'; '.join(checked)})")
 
 
-def check(id: str, obj) -> Result:
-    """In a notebook: grade exercise ``id`` and print the verdict."""
-    result = grade(id, obj)
-    print(result)
-    return result
+def check(id: str, obj) -> None:
+    """In a notebook: grade exercise ``id`` and print the verdict (:func:`grade` returns it as a :class:`Result`)."""
+    print(grade(id, obj))
