@@ -15,7 +15,7 @@
 # # Chapter 6a — Text conditioning I: tokens, text encoders and cross-attention
 #
 # Chapter 5 drew digits from noise, but we could not say *which* digit. From here on, a caption steers the
-# denoiser. Chapter 6 comes in three notebooks:
+# denoiser. Chapter 6 comes in four notebooks:
 #
 # * **6a (this one)** — how a caption becomes numbers a UNet can use: tokenizers, padding and attention masks,
 #   two text encoders (a frozen pretrained language model and a small one trained from scratch), and
@@ -25,6 +25,10 @@
 # * **6c** — text to image on the shapes world: the course's trained models, their attention maps, prompt
 #   fidelity on seen and held-out combinations, frozen vs trained text encoder, a word-order test;
 # * **6d** — large guidance scales, static vs Imagen's dynamic thresholding, and a live prompt box.
+#
+# **You will:** tokenize captions two ways, read a frozen pretrained encoder's states, build a BERT from a config,
+# and check masked cross-attention against PyTorch's fused kernel. **Prerequisites:** 5 (the UNet denoiser);
+# attention (softmax(QKᵀ/√d)V) at the level of any transformer introduction.
 #
 # The conditioning mechanisms, in order of power:
 #
@@ -290,5 +294,19 @@ for name, extra in variants.items():
 # %% [markdown]
 # The text encoders are not in these counts: MiniLM's 22.7 M stay frozen outside the denoiser (and outside its
 # checkpoint); the scratch BERT's 0.4 M — and, on the MiniLM side, the adapter's 0.45 M — train with it.
+#
+# ## Summary
+#
+# * Tokenizers turn captions into ids: a word-level vocabulary knows only its grammar ([UNK] otherwise), WordPiece
+#   splits any word into known pieces. Padding plus an attention mask lets captions of different lengths share a
+#   batch.
+# * A frozen pretrained encoder (MiniLM) brings knowledge of English; a small encoder trained with the denoiser
+#   learns exactly the captions it sees.
+# * Cross-attention lets every pixel read the tokens that concern it; padded tokens must be masked out of the
+#   softmax (checked against the fused kernel here; Exercise 6c.1 asks you to write it).
+#
+# **Check yourself.** (1) What goes wrong if padding is not masked? (2) Why can a pooled sentence vector not say
+# which colour belongs to which shape? (3) What does a frozen encoder cost at training time, and what does it
+# save?
 #
 # **Next, 6b:** train a class-conditional denoiser in a few minutes and guide it.

@@ -28,6 +28,10 @@
 # shipped **captioned-MNIST** model — trained longer, with the same condition dropout, on captions read by the
 # frozen MiniLM encoder — guides it, measures **prompt fidelity** with the digit judge, plots the
 # fidelity-vs-diversity trade-off, and prompts it in several wordings.
+#
+# **You will:** implement condition dropout and classifier-free guidance and see what the guided prediction is
+# (an implied classifier's gradient); measure fidelity and diversity as the guidance scale grows.
+# **Prerequisites:** 5 (DDIM sampling, ε-prediction), 6a (text encoders). Exercises: 6b.1-6b.3 and a question.
 
 # %%
 import time
@@ -313,5 +317,17 @@ read = judge.predict(images).argmax(-1).view(len(prompts), 4)
 print("judge reads:", {p: r.tolist() for p, r in zip(prompts, read)})
 
 # %% [markdown]
+# ## Summary
+#
+# * Condition dropout trains one network for p(x | c) and p(x): replace c by a null condition for ~10 % of the
+#   examples.
+# * Classifier-free guidance extrapolates from the unconditional prediction towards the conditional one; the
+#   difference is (up to −√(1−ᾱ_t)) the gradient of an implied classifier log p(c | x_t). Three conventions for
+#   the scale (Ho & Salimans' w, Imagen's w, diffusers' s) are the same rule: s = w_Imagen = 1 + w_Ho&Salimans.
+# * More guidance: higher fidelity, less diversity (measured here with the digit judge).
+#
+# **Check yourself.** (1) With s = 0, what does the guided model sample from? (2) Why must the model see the null
+# condition during training for guidance to work? (3) Diversity above 1 at s = 1 — what inflates it (section 5)?
+#
 # **Next, 6c:** captions with two objects, colours, sizes and spatial relations — where a pooled vector is not
 # enough and cross-attention has to say which word goes where.
