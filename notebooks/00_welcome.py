@@ -47,6 +47,11 @@
 #
 # In this chapter: the device and seeds, images as tensors, a tour of the data, the caption grammar of the
 # shapes world, and the one training loop every later chapter uses.
+#
+# **You will:** load the course's offline datasets as [−1, 1] tensors, read the shapes-world caption grammar,
+# tokenize captions, and train the digit classifier that later chapters use as a judge — with the one training loop
+# of the course (progress, EMA, exact resume). **Prerequisites:** Python and PyTorch tensors; a first neural-network
+# course (a classifier trained with cross-entropy).
 
 # %%
 import time
@@ -371,3 +376,7 @@ plt.show()
 #
 # You have the data, the captions, the judge and the loop. Chapter 1 starts the story of generation itself with
 # the oldest idea that works: two networks playing a game — the GAN.
+#
+# **Check yourself.** (1) Why does the course keep images in [−1, 1] rather than [0, 1]? (2) What must a checkpoint
+# store so that training resumes *exactly* where it stopped? (3) Why does a judge trained on real digits make a fair
+# grader of generated ones only within this course?

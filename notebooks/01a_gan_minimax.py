@@ -35,6 +35,10 @@
 # Chapter 1b (`01b_dcgan`) then trains convolutional GANs on MNIST and a caption-driven conditional GAN.
 # Everything here runs on a laptop CPU in under two minutes (measured on a 2-core AVX2-only CPU; these tiny MLPs
 # run in fp32 on every machine).
+#
+# **You will:** derive and check D\*, C(G) = −log 4 + 2·JSD and the non-saturating loss; measure mode collapse;
+# write the two losses and D\* yourself (Exercises 1a.1-1a.3). **Prerequisites:** probability densities, the
+# logistic function and cross-entropy; gradient descent.
 
 # %%
 import math
@@ -429,3 +433,7 @@ for seed in range(3):
 # Jensen–Shannon divergence; the generator needs the non-saturating loss to learn from a confident D; and nothing
 # in the objective forces G to cover every mode — that has to be measured. Next: `01b_dcgan` — convolutional GANs
 # on MNIST, a generator you steer with a caption, and a digit judge that grades it.
+#
+# **Check yourself.** (1) At the equilibrium p_g = p_data, what is D\* and what is C(G)? (2) Why does the minimax
+# generator loss stop giving gradient when D is confident? (3) Which number measures mode collapse on the ring, and
+# why is one seed not enough to compare two settings?

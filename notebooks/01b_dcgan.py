@@ -26,6 +26,10 @@
 #    them, and a **judge FID** compares their feature statistics with real digits;
 # 3. a **class-conditional** GAN, driven by a caption — *"a handwritten digit three"* — loaded from a checkpoint
 #    that a repository recipe trained for longer, graded the same way.
+#
+# **You will:** train a DCGAN, grade samples with a judge (confidence, judge FID against a floor measured with the
+# same n), and steer a conditional GAN with a caption. **Prerequisites:** 0 (data, the judge), 1a (the GAN game);
+# convolutions.
 
 # %%
 import time
@@ -229,3 +233,7 @@ for bad in ("a handwritten letter A", "a three or a five"):
 # step from *an* image to *the* image you asked for. GANs are fast samplers (one forward pass), but their
 # training is a balancing act (chapter 1a), and they cover modes unreliably. Chapter 2 turns to models with a
 # likelihood: the VAE.
+#
+# **Check yourself.** (1) Why can the judge be *more* confident on the untrained generator's smudges than on real
+# samples, and what catches it? (2) Why is a FID from 100 samples not comparable with one from 1000? (3) What does
+# the projection discriminator add to D's logit?

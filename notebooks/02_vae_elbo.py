@@ -31,6 +31,11 @@
 # 5. β and the rate-distortion trade-off.
 #
 # The next chapter replaces the continuous code by a grid of *tokens* — the step that leads to DALL-E.
+#
+# **You will:** derive the ELBO and check its gap on an exact model, compute the Gaussian KL in closed form, compare
+# reparameterisation and score-function gradients, train a VAE and bound its likelihood with IWAE; write the
+# reparameterisation, the KL and the IWAE bound yourself (Exercises 2.1-2.3). **Prerequisites:** Gaussians,
+# expectations and KL divergence; Jensen's inequality; 0 (the training loop).
 
 # %%
 import copy
@@ -534,3 +539,6 @@ assert betas[int(np.argmin(rates + dists))] == 1.0  # the beta = 1 objective is 
 #
 # Next: **discrete latents** — the encoder's output becomes a grid of tokens from a codebook (VQ-VAE, DALL-E's
 # dVAE), so that a transformer can later write an image token by token.
+#
+# **Check yourself.** (1) What is the gap between log p(x) and the ELBO, exactly? (2) Why does IWAE − ELBO only
+# bound that gap from below? (3) What does β > 1 trade, and how do rate and distortion move?

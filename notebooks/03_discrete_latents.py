@@ -31,6 +31,12 @@
 #
 # Both are trained here on MNIST for a few hundred steps. Then we load the course's shipped dVAE for the
 # shapes world — the tokenizer the DALL-E chapter builds on — and look at images as token grids.
+#
+# **You will:** quantise vectors to a codebook and pass gradients through with the straight-through estimator, see
+# dead codes and revive them, relax categorical sampling with Gumbel-softmax, and turn images into token grids
+# (DALL-E's dVAE); write the nearest-code lookup, the straight-through estimator, VQ-VAE's two losses and a
+# Gumbel-softmax sample yourself (Exercises 3.1-3.4). **Prerequisites:** 2 (VAEs, the ELBO); softmax and categorical
+# distributions.
 
 # %%
 import textwrap
@@ -439,3 +445,7 @@ plt.show()
 # * DALL-E's dVAE: a categorical per position, relaxed with Gumbel-softmax; anneal τ so that the decoder also
 #   works on the hard argmax tokens used at generation time.
 # * An image becomes a short sequence of integers — ready for a transformer.
+#
+# **Check yourself.** (1) In VQ-VAE, which parameters does the codebook loss train, and which the commitment loss?
+# (2) Why does an EMA codebook update not revive a dead code? (3) What happens to a Gumbel-softmax sample as τ → 0,
+# and why anneal τ?

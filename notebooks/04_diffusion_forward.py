@@ -30,6 +30,11 @@
 # **Indexing.** Papers number steps 1..T; code (here and in `diffusers`) numbers them 0..T−1: code timestep
 # `t` is paper step t+1, and `alphas_cumprod[t]` is ᾱ after that step. The clean image sits "before step 0"
 # (ᾱ = 1; `schedule.alpha_bar(-1)`).
+#
+# **You will:** derive q(x_t | x_0) in closed form and check it against simulated chains, compare noise schedules by
+# log SNR, derive the posterior q(x_{t−1} | x_t, x_0), and relate ε-, x_0- and v-prediction; write ᾱ, q_sample and
+# the posterior yourself (Exercises 4.1-4.3, question 4.q1). **Prerequisites:** Gaussians (sums, conditioning); 2
+# helps (latent-variable models).
 
 # %%
 import math
@@ -373,3 +378,6 @@ plt.show()
 # log SNR for `NoiseSchedule.linear(1000, beta_end=0.01)`: where does it lose its signal? (3) Show that 1 − ᾱ_T is
 # not exactly 1 for either schedule, and compute how much of x_0 survives at t = 999 — Lin et al. (2024) argue this
 # "non-zero terminal SNR" matters for very bright or dark images.
+#
+# **Check yourself.** (1) Why can training jump to any t without running the chain? (2) What is ᾱ_{t−1} at t = 0 in
+# code, and why? (3) Which prediction target amplifies a network error most at high noise?

@@ -26,6 +26,11 @@
 #    `digit_ddpm` recipe for 4000 steps);
 # 4. shows numerically that **DDIM with η = 1 is DDPM**, and that η = 0 is deterministic;
 # 5. measures **steps vs time vs quality** for both samplers.
+#
+# **You will:** write and check the DDPM and DDIM steps, sample with an exact denoiser and with a trained UNet,
+# watch x̂_0 during sampling, show DDIM η = 1 ≡ DDPM, and trade steps for time and quality with a judge; write x̂_0
+# from ε and from v and both steps yourself (Exercises 5.1-5.4, question 5.q1). **Prerequisites:** 4 (the forward
+# process and its posterior).
 
 # %%
 import math
@@ -388,3 +393,7 @@ plt.show()
 # code: interpolate between two x_T (use spherical interpolation — why?) and decode both ends and the middle. (3)
 # Run `sample(..., spacing="leading")` with 10 steps and compare with `"trailing"`: which one starts from pure
 # noise, and does it matter here?
+#
+# **Check yourself.** (1) What noise does DDPM add at its last step, and why? (2) Why is DDIM with η = 0 a
+# deterministic map, and what does that make x_T? (3) Why is x̂_0 speckled at the first step, and what does clipping
+# do to it?
