@@ -37,7 +37,7 @@
 # **You will:** measure prompt fidelity with a trained judge, see where each word's attention lands, break the
 # two-object failures down by kind, test word order without sampling, and see why the loss weighting of
 # v-prediction made order learnable. **Prerequisites:** 5 (samplers, x̂_0), 6a (tokens, text encoders,
-# cross-attention), 6b (guidance). Exercises: 6c.1-6c.2 here, 6d.1 in chapter 6d.
+# cross-attention), 6b (guidance). Exercises: 6c.1-6c.3 here, 6d.1 in chapter 6d.
 
 # %%
 import math
@@ -316,8 +316,24 @@ print(f"MiniLM cosine similarity: objects swapped {float(pooled[0] @ pooled[1]):
 # Same data, networks and 6000 steps: with v, the scratch-encoder model uses the order (above) and its two-object
 # fidelity went from 49.6 % / 31.2 % to 99.0 % / 95.3 % (seen / held-out). The MiniLM model did not get there in
 # 6000 steps: MiniLM's sentence vector barely moves when the objects are swapped (cosine similarity above), and
-# its token states hold the order only non-linearly (6a), so its adapter has more to learn. The check below
-# verifies the two loss weightings on random numbers.
+# its token states hold the order only non-linearly (6a), so its adapter has more to learn.
+#
+# **Exercise 6c.3 — the two weightings.** Derive them: write x̂_0 − x_0 in terms of the error in ε̂ (from 5.1's
+# formula) and in v̂ (from 5.4's), square, and return the factor that multiplies ‖x̂_0 − x_0‖² in each loss. The
+# cell after yours checks both weightings again on random numbers, with the library's conversions.
+
+# %% tags=["exercise-6c.3"]
+def my_x0_error_weights(abar_t):
+    """Exercise 6c.3: (w_eps, w_v) with ||eps_hat - eps||^2 = w_eps ||x0_hat - x0||^2 and
+    ||v_hat - v||^2 = w_v ||x0_hat - x0||^2, for a tensor of abar_t values."""
+    ### BEGIN SOLUTION
+    return abar_t / (1 - abar_t), 1 / (1 - abar_t)
+    ### END SOLUTION
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check("6c.3", my_x0_error_weights)
 
 # %%
 # NBVAL_CHECK_OUTPUT

@@ -29,8 +29,6 @@ def test_every_exercise_sits_in_its_chapter_and_core_chapters_have_three():
     assert sorted(placed) == sorted(REGISTRY), f"registered but in no notebook: {sorted(set(REGISTRY) - set(placed))}"
     for chapter in CORE_CHAPTERS:
         functions = [i for i in REGISTRY if REGISTRY[i].chapter == chapter and REGISTRY[i].kind == "function"]
-        if chapter == "6c":  # 6c and 6d are one unit: text to image, then its sampler
-            functions += [i for i in REGISTRY if REGISTRY[i].chapter == "6d" and REGISTRY[i].kind == "function"]
         assert len(functions) >= 3, (chapter, functions)
 
 

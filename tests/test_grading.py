@@ -97,6 +97,7 @@ def my_masked_cross_attention(q, k, v, mask):
     scores = scores.masked_fill(~mask[:, None, None, :], float("-inf"))
     return torch.softmax(scores, dim=-1) @ v
 """,
+    "6c.3": "def my_x0_error_weights(abar_t):\n    return abar_t / (1 - abar_t), 1 / (1 - abar_t)\n",
     "6c.2": "def my_v_target(x0, eps, abar_t):\n    a = abar_t.view(-1, 1, 1, 1)\n    return a.sqrt() * eps - (1 - a).sqrt() * x0\n",
     "6d.1": """
 def my_dynamic_threshold(x0, p):
@@ -186,6 +187,7 @@ def my_masked_cross_attention(q, k, v, mask):
     w = q @ k.transpose(-1, -2)
     return torch.softmax(w.masked_fill(~mask[:, None, None, :], -1e9), dim=-1) @ v
 """, "1/sqrt(d)")],
+    "6c.3": [("def my_x0_error_weights(ab):\n    return (1 - ab) / ab, 1 / (1 - ab)\n", "invert it")],
     "6c.2": [("def my_v_target(x0, eps, ab):\n    a = ab.view(-1, 1, 1, 1)\n    return (1 - a).sqrt() * eps - a.sqrt() * x0\n",
               "swapped")],
     "6d.1": [("""

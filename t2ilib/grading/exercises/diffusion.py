@@ -274,6 +274,25 @@ def _v_target(fn):
     return ["t = 5 ... 900"]
 
 
+@exercise("6c.3", "my_x0_error_weights", "how the eps and v losses weigh an error in x_hat_0")
+def _weights(fn):
+    ab = torch.tensor([0.024, 0.2, 0.5, 0.97])
+    out = call(fn, ab)
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise Mistake("return two tensors: (weight in the eps loss, weight in the v loss)")
+    w_eps, w_v = out
+    expect(w_eps, ab / (1 - ab), "eps-loss weight on ||x0_hat - x0||^2", {
+        "invert it: x0_hat - x0 = -sqrt(1 - abar)/sqrt(abar) (eps_hat - eps), so ||eps err||^2 = abar / (1 - abar) "
+        "||x0 err||^2": (1 - ab) / ab,
+        "the weight multiplies SQUARED errors: abar / (1 - abar), not its square root": (ab / (1 - ab)).sqrt(),
+    })
+    expect(w_v, 1 / (1 - ab), "v-loss weight on ||x0_hat - x0||^2", {
+        "x0_hat - x0 = -sqrt(1 - abar) (v_hat - v), so ||v err||^2 = ||x0 err||^2 / (1 - abar)": 1 - ab,
+        "the weight multiplies SQUARED errors: 1 / (1 - abar), not its square root": 1 / (1 - ab).sqrt(),
+    })
+    return ["abar from 0.024 (t = 900, cosine) to 0.97"]
+
+
 @exercise("6d.1", "my_dynamic_threshold", "Imagen's dynamic thresholding")
 def _dynamic(fn):
     g = _g(24)
