@@ -57,6 +57,11 @@ def exercise(id: str, name: str, title: str, kind: str = "function"):
     return register
 
 
+def seeded(seed: int) -> torch.Generator:
+    """A CPU generator with a fixed seed: every check draws the same inputs every time."""
+    return torch.Generator().manual_seed(seed)
+
+
 def call(fn, *args, grad: bool = False):
     """Call the learner's function (with autograd on if ``grad``); turn its exceptions into a :class:`Mistake`
     (or :class:`NotDone`)."""

@@ -40,8 +40,8 @@ def _cell_exercise(header: str) -> str | None:
     if not m:
         return None
     for tag in (t.strip().strip("\"'") for t in m.group(1).split(",")):
-        if TAG.match(tag):
-            return TAG.match(tag).group(1)
+        if found := TAG.match(tag):
+            return found.group(1)
     return None
 
 

@@ -12,16 +12,13 @@ from t2ilib.diffusion.guidance import classifier_free_guidance, dynamic_threshol
 from t2ilib.diffusion.parameterization import velocity, x0_from_eps, x0_from_v
 from t2ilib.diffusion.samplers import ddim_step, ddpm_step
 from t2ilib.diffusion.schedules import NoiseSchedule
-from t2ilib.grading.core import Mistake, call, exercise, expect
+from t2ilib.grading.core import Mistake, call, exercise, expect, seeded
 from t2ilib.nn.attention import masked_attention
 
 
-def _g(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
 
 def _batch(seed: int, schedule: NoiseSchedule, t: list[int]):
-    g = _g(seed)
+    g = seeded(seed)
     x0 = torch.randn(len(t), 3, 4, 4, generator=g).clamp(-1, 1)
     noise = torch.randn(len(t), 3, 4, 4, generator=g)
     return x0, noise, torch.tensor(t)
@@ -129,9 +126,9 @@ def _x0_from_eps(fn):
 @exercise("5.2", "my_ddpm_step", "one DDPM step (Ho et al. 2020, Algorithm 2, sigma_t^2 = beta_t)")
 def _ddpm_step(fn):
     x0, noise, t = _batch(13, SCHEDULE, [0, 1, 50, 500, 999])
-    z = torch.randn(x0.shape, generator=_g(14))
+    z = torch.randn(x0.shape, generator=seeded(14))
     x_t = q_sample(SCHEDULE, x0, t, noise)
-    eps_hat = noise + 0.1 * torch.randn(x0.shape, generator=_g(15))  # an imperfect prediction
+    eps_hat = noise + 0.1 * torch.randn(x0.shape, generator=seeded(15))  # an imperfect prediction
     want, _ = ddpm_step(SCHEDULE, eps_hat, x_t, t, variance="large", noise=z)
     betas = SCHEDULE.betas
     alpha, beta, ab = _col(1 - betas[t]), _col(betas[t]), _col(SCHEDULE.alpha_bar(t))
@@ -157,7 +154,7 @@ def _ddim_step(fn):
     x0, noise, t = _batch(16, SCHEDULE, [999, 700, 300, 40])
     s = torch.tensor([959, 500, 100, -1])
     x_t = q_sample(SCHEDULE, x0, t, noise)
-    eps_hat = noise + 0.1 * torch.randn(x0.shape, generator=_g(17))
+    eps_hat = noise + 0.1 * torch.randn(x0.shape, generator=seeded(17))
     want, _ = ddim_step(SCHEDULE, eps_hat, x_t, t, s)
     a_t, a_s = _col(SCHEDULE.alpha_bar(t)), _col(SCHEDULE.alpha_bar(s))
     x0_hat = (x_t - (1 - a_t).sqrt() * eps_hat) / a_t.sqrt()
@@ -191,7 +188,7 @@ def _x0_from_v(fn):
 # ------------------------------------------------------------------------------------------------ chapter 6b
 @exercise("6b.1", "my_classifier_free_guidance", "classifier-free guidance at scale s (Imagen / diffusers convention)")
 def _cfg(fn):
-    g = _g(19)
+    g = seeded(19)
     cond, uncond = torch.randn(4, 3, 4, 4, generator=g), torch.randn(4, 3, 4, 4, generator=g)
     for s in (3.0, 1.0, 0.0):
         expect(call(fn, cond, uncond, s), classifier_free_guidance(cond, uncond, s), f"guided output at s = {s:g}", {
@@ -206,7 +203,7 @@ def _cfg(fn):
 
 @exercise("6b.2", "my_drop_labels", "condition dropout: replace a label by the null label with probability p")
 def _drop(fn):
-    g = _g(20)
+    g = seeded(20)
     labels, u = torch.randint(0, 10, (1000,), generator=g), torch.rand(1000, generator=g)
     null, p = 10, 0.1
     want = torch.where(u < p, torch.full_like(labels, null), labels)
@@ -225,7 +222,7 @@ def _drop(fn):
 
 @exercise("6b.3", "my_implied_classifier_gradient", "the classifier implied by guidance: grad_x log p(c | x_t)")
 def _implied(fn):
-    g = _g(21)
+    g = seeded(21)
     eps_c, eps_u = torch.randn(4, 3, 4, 4, generator=g), torch.randn(4, 3, 4, 4, generator=g)
     ab = torch.tensor([0.9, 0.5, 0.1, 0.01])
     sigma = _col((1 - ab).sqrt())
@@ -241,7 +238,7 @@ def _implied(fn):
 # ---------------------------------------------------------------------------------------------- chapters 6c/6d
 @exercise("6c.1", "my_masked_cross_attention", "cross-attention with padded caption tokens masked out")
 def _masked_attention(fn):
-    g = _g(22)
+    g = seeded(22)
     q, k, v = torch.randn(2, 1, 6, 8, generator=g), torch.randn(2, 1, 5, 8, generator=g), torch.randn(2, 1, 5, 8, generator=g)
     mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], dtype=torch.bool)
     want, weights = masked_attention(q, k, v, mask)
@@ -295,7 +292,7 @@ def _weights(fn):
 
 @exercise("6d.1", "my_dynamic_threshold", "Imagen's dynamic thresholding")
 def _dynamic(fn):
-    g = _g(24)
+    g = seeded(24)
     x0 = torch.randn(4, 3, 8, 8, generator=g) * torch.tensor([0.3, 1.0, 3.0, 10.0]).view(-1, 1, 1, 1)
     p = 0.995
     want = dynamic_threshold(x0, p)

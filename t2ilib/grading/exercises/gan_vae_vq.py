@@ -13,18 +13,15 @@ import torch.nn.functional as F
 
 from t2ilib.gan.losses import discriminator_loss, generator_loss_nonsaturating
 from t2ilib.gan.theory import optimal_discriminator
-from t2ilib.grading.core import Mistake, call, exercise, expect
+from t2ilib.grading.core import Mistake, call, exercise, expect, seeded
 from t2ilib.vae.gaussian import gaussian_kl
 
-
-def _g(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 # ------------------------------------------------------------------------------------------------ chapter 1a
 @exercise("1a.1", "my_discriminator_loss", "the discriminator's loss -V(D, G) from logits")
 def _discriminator_loss(fn):
-    g = _g(1)
+    g = seeded(1)
     real, fake = 2 * torch.randn(64, generator=g), 2 * torch.randn(64, generator=g)
     want = discriminator_loss(real, fake)
     sig_r, sig_f = torch.sigmoid(real), torch.sigmoid(fake)
@@ -50,7 +47,7 @@ def _discriminator_loss(fn):
 
 @exercise("1a.2", "my_generator_loss_nonsaturating", "the non-saturating generator loss")
 def _generator_loss(fn):
-    fake = 3 * torch.randn(64, generator=_g(2))
+    fake = 3 * torch.randn(64, generator=seeded(2))
     expect(call(fn, fake), generator_loss_nonsaturating(fake), "loss on random logits", {
         "this is the saturating (minimax) loss E[log(1 - D(G(z)))]; the non-saturating one is -E[log D(G(z))]":
             -F.softplus(fake).mean(),
@@ -85,7 +82,7 @@ def _optimal_discriminator(fn):
 # ------------------------------------------------------------------------------------------------- chapter 2
 @exercise("2.1", "my_reparameterize", "the reparameterisation z = mu + sigma * eps")
 def _reparameterize(fn):
-    g = _g(3)
+    g = seeded(3)
     mu, logvar, eps = torch.randn(8, 4, generator=g), torch.randn(8, 4, generator=g), torch.randn(8, 4, generator=g)
     want = mu + torch.exp(0.5 * logvar) * eps
     expect(call(fn, mu, logvar, eps), want, "z", {
@@ -107,7 +104,7 @@ def _reparameterize(fn):
 
 @exercise("2.2", "my_gaussian_kl", "KL(N(mu, sigma^2) || N(0, I)) in closed form")
 def _gaussian_kl(fn):
-    g = _g(4)
+    g = seeded(4)
     mu, logvar = torch.randn(16, 5, generator=g), torch.randn(16, 5, generator=g)
     want = gaussian_kl(mu, logvar)
     per_dim = 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar)
@@ -126,7 +123,7 @@ def _gaussian_kl(fn):
 
 @exercise("2.3", "my_iwae_bound", "the importance-weighted bound L_K from log-weights")
 def _iwae_bound(fn):
-    g = _g(5)
+    g = seeded(5)
     log_w = -90 + 5 * torch.randn(64, 10, generator=g)  # (K samples, N images): log p(x, z_k) - log q(z_k | x)
     want = torch.logsumexp(log_w, 0) - math.log(64)
     expect(call(fn, log_w), want, "L_K per image", {
@@ -145,7 +142,7 @@ def _iwae_bound(fn):
 # ------------------------------------------------------------------------------------------------- chapter 3
 @exercise("3.1", "my_nearest_code", "vector quantisation: the nearest codebook vector")
 def _nearest_code(fn):
-    g = _g(6)
+    g = seeded(6)
     codebook = torch.randn(32, 8, generator=g) * torch.rand(32, 1, generator=g) * 3  # codes of different norms
     z = torch.randn(200, 8, generator=g)
     want = torch.cdist(z, codebook).argmin(1)
@@ -165,7 +162,7 @@ def _nearest_code(fn):
 
 @exercise("3.2", "my_straight_through", "the straight-through estimator")
 def _straight_through(fn):
-    g = _g(7)
+    g = seeded(7)
     z_e = torch.randn(4, 8, generator=g).requires_grad_(True)
     z_q = torch.randn(4, 8, generator=g).requires_grad_(True)
     with torch.enable_grad():
@@ -186,7 +183,7 @@ def _straight_through(fn):
 
 @exercise("3.3", "my_vq_losses", "VQ-VAE's codebook and commitment losses")
 def _vq_losses(fn):
-    g = _g(8)
+    g = seeded(8)
     z_e = torch.randn(6, 4, generator=g).requires_grad_(True)
     z_q = torch.randn(6, 4, generator=g).requires_grad_(True)
     beta = 0.25
@@ -216,7 +213,7 @@ def _vq_losses(fn):
 
 @exercise("3.4", "my_gumbel_softmax_sample", "a Gumbel-softmax sample from uniform noise")
 def _gumbel_softmax(fn):
-    g = _g(9)
+    g = seeded(9)
     logits, u = torch.randn(5, 7, generator=g), torch.rand(5, 7, generator=g).clamp(1e-6, 1 - 1e-6)
     tau = 0.5
     gumbel = -torch.log(-torch.log(u))
