@@ -331,11 +331,12 @@ def test_two_object_errors_names_what_went_wrong():
         other_shape = next(c for c in ("circle", "square", "triangle", "diamond", "hexagon", "cross")
                            if c not in (want["shape0"], want["shape1"]))
         reads = [want, canonical(parse_caption(swapped_caption(scene))),
-                 dict(want, color0=want["color1"], color1=want["color0"]),
+                 dict(want, color0=want["color1"], color1=want["color0"]), {"count": 3},
                  {"count": 1, "shape0": want["shape0"], "color0": want["color0"], "size0": want["size0"],
-                  "position": "left"}, dict(want, color1=other_colour),
+                  "position": "left"}, dict(want, color1=want["color0"]), dict(want, color1=other_colour),
                  dict(want, shape0=other_shape), dict(want, size0="small" if want["size0"] == "large" else "large")]
-        assert two_object_errors(reads, [scene] * 7) == list(TWO_OBJECT_OUTCOMES), scene.caption
+        assert two_object_errors(reads, [scene] * 9) == list(TWO_OBJECT_OUTCOMES), scene.caption
+        assert two_object_errors([{"count": 0}], [scene]) == ["fewer than two objects"]
 
 
 class _Oracle(torch.nn.Module):

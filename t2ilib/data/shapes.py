@@ -23,10 +23,11 @@ import torch
 
 from t2ilib.data.shapes_captions import (COLORS, ONE_TEMPLATES, POSITIONS, RELATIONS, SIZES, TWO_TEMPLATES,
                                          render_caption)
-from t2ilib.data.shapes_render import SHAPES, render_objects
+from t2ilib.data.shapes_render import EXTENT, SHAPES, render_objects
 
 RADIUS = {"small": 0.12, "large": 0.2}  # in canvas units (the canvas is the unit square)
 MARGIN = 0.03  # keep objects this far from the border
+GAP = 0.04  # the least distance between two objects' nominal circles, in canvas units (1.3 px at 32 px)
 HELD_OUT_PAIRS = frozenset((COLORS[i], SHAPES[(i + 2) % len(SHAPES)]) for i in range(len(COLORS)))
 SPLITS = {"train": 0, "test": 1, "held_out": 2}
 
@@ -102,7 +103,7 @@ def _position_centre(rng: np.random.Generator, position: str, r: float) -> tuple
 def _relation_centres(rng: np.random.Generator, relation: str, ra: float, rb: float):
     """Centres of A and B so that 'A <relation> B' holds unambiguously: separated along one axis with a gap,
     nearly aligned on the other."""
-    gap = 0.04
+    gap = GAP
     first, second = (ra, rb) if relation in ("left of", "above") else (rb, ra)  # along the axis, low to high
     lo = first + MARGIN
     hi = 1 - MARGIN - second - (first + second + gap)
@@ -146,10 +147,38 @@ def sample_scene(seed: int, split: str, index: int, n_objects: int | None = None
     return Scene((a, b), relation=relation, template=int(rng.integers(len(TWO_TEMPLATES))), variant=variant)
 
 
-def render_scenes(scenes: list[Scene], resolution: int = 32) -> torch.Tensor:
-    """uint8 images ``(N, 3, R, R)`` of the scenes."""
-    return render_objects([[(o.shape, o.color, o.cx, o.cy, o.radius) for o in s.objects] for s in scenes],
-                          resolution)
+def scattered_objects(seed: int, index: int, n_objects: int) -> tuple[ShapeObject, ...]:
+    """``n_objects`` (0 to 4) objects at random places, none closer to another than :data:`GAP` (the least spacing
+    the captioned scenes keep; measured between the circles that hold the objects, ``EXTENT[shape] * r``): scenes
+    with a known number of objects, for checking a counter. Crowded canvases are redrawn, so scenes with many
+    objects hold more small ones. Any
+    (colour, shape) pair may occur; there is no caption. Deterministic in ``(seed, index, n_objects)``."""
+    if not isinstance(n_objects, (int, np.integer)) or isinstance(n_objects, bool) or not 0 <= n_objects <= 4:
+        raise ValueError(f"n_objects: expected an int from 0 to 4, got {n_objects!r}")
+    if not isinstance(index, (int, np.integer)) or index < 0:
+        raise ValueError(f"index: expected a non-negative int, got {index!r}")
+    rng = np.random.default_rng([int(seed), 7, int(index), int(n_objects)])
+    while True:  # rejection sampling; restart with new sizes if a crowded canvas leaves no room
+        placed: list[ShapeObject] = []
+        for _ in range(n_objects):
+            size, shape, color = SIZES[rng.integers(len(SIZES))], SHAPES[rng.integers(len(SHAPES))], \
+                COLORS[rng.integers(len(COLORS))]
+            r, e = RADIUS[size], RADIUS[size] * EXTENT[shape]
+            for _try in range(200):
+                cx, cy = (float(rng.uniform(e + MARGIN, 1 - e - MARGIN)) for _ in range(2))
+                if all(np.hypot(cx - o.cx, cy - o.cy) >= e + o.radius * EXTENT[o.shape] + GAP for o in placed):
+                    placed.append(ShapeObject(shape, color, size, cx, cy))
+                    break
+            else:
+                break
+        if len(placed) == n_objects:
+            return tuple(placed)
+
+
+def render_scenes(scenes: list[Scene] | list[tuple[ShapeObject, ...]], resolution: int = 32) -> torch.Tensor:
+    """uint8 images ``(N, 3, R, R)`` of the scenes (each a :class:`Scene` or a tuple of objects)."""
+    return render_objects([[(o.shape, o.color, o.cx, o.cy, o.radius) for o in getattr(s, "objects", s)]
+                           for s in scenes], resolution)
 
 
 @dataclass

@@ -23,6 +23,9 @@ COLOR_RGB = {
 }
 BACKGROUND_RGB = (0, 0, 0)
 SHAPES = ("circle", "square", "triangle", "diamond", "hexagon", "cross")
+# the radius of the smallest circle about an object's centre that holds all of it, in units of its nominal radius
+# r (see shape_sdf: a square's corners, at 0.85 * sqrt(2) r, reach past r; the triangle sits 0.2 r low)
+EXTENT = {"circle": 1.0, "square": 1.203, "triangle": 1.213, "diamond": 1.0, "hexagon": 1.04, "cross": 1.054}
 
 
 def _box(dx: torch.Tensor, dy: torch.Tensor, hx: torch.Tensor, hy: torch.Tensor) -> torch.Tensor:

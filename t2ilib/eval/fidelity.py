@@ -1,9 +1,11 @@
 """Prompt fidelity: the fraction of generated images whose judged content matches their caption.
 
-* shapes world: the attribute probe (:mod:`t2ilib.eval.shapes_probe`) reads every attribute; an image counts only if
-  all of them match. Reported for four groups of captions: one or two objects, x seen or held-out (colour, shape)
+* shapes world: the judge (:mod:`t2ilib.eval.shapes_probe`) counts the objects and reads every attribute; an image
+  counts only if it holds as many objects as its caption names and all attributes match. Reported for four groups
+  of captions: one or two objects, x seen or held-out (colour, shape)
   pairs. Captions come from the ``"test"`` stream (seen pairs, scenes the model never saw) and the
-  ``"held_out"`` stream (at least one pair the model never saw).
+  ``"held_out"`` stream (at least one pair the model never saw). Also per group: the fraction of images with
+  more objects than the caption names (all of them count as wrong).
 * captioned digits: the digit judge's reading equals the digit the caption names.
 * word order: :func:`order_sensitivity`, a teacher-forced test of whether a shapes model uses the order of the
   words at all (true caption vs the same words with the two objects swapped).
@@ -44,12 +46,16 @@ def digit_captions(n: int, seed: int = CAPTION_SEED) -> list[str]:
 
 @torch.no_grad()
 def shapes_fidelity(model, probe=None, *, n_per_group: int = 100, guidance: float = 3.0, steps: int = 25,
-                    seed: int = 0, threshold="static", groups=tuple(GROUPS)) -> dict:
-    """Fidelity per caption group, their mean (``fidelity``) and the sampling time. For two-object groups also
-    ``"<group>, either order"``: the fraction of images that show the right two objects in the right places or
-    with the two exchanged. A model that ignores word order scores about half of this as fidelity."""
+                    seed: int = 0, threshold="static", groups=tuple(GROUPS), containing: tuple[str, ...] = ()) -> dict:
+    """Fidelity per caption group, their mean (``fidelity``) and the sampling time. Per group also
+    ``"<group>, extra objects"``: the fraction of images with more objects than the caption names. For two-object
+    groups also ``"<group>, either order"``: the fraction of images that show the right two objects in the right
+    places or with the two exchanged (a model that ignores word order scores about half of this as fidelity), and
+    ``"<group>, errors"``: :func:`two_object_errors` as fractions. ``containing``: keep only the captions (of the
+    ``n_per_group`` per group) that contain every one of these phrases, e.g. ``("orange diamond", "yellow")``;
+    ``"<group>, n"`` says how many were kept."""
     from t2ilib.checkpoint import load_pretrained
-    from t2ilib.eval.shapes_probe import caption_matches
+    from t2ilib.eval.shapes_probe import canonical, judge_images
 
     probe = probe or load_pretrained("shapes_probe", "cpu")
     out, t0 = {}, time.perf_counter()
@@ -58,12 +64,17 @@ def shapes_fidelity(model, probe=None, *, n_per_group: int = 100, guidance: floa
             raise ValueError(f"groups: expected names from {list(GROUPS)}, got {group!r}")
         split, k = GROUPS[group]
         world = ShapesWorld(n_per_group, 32, CAPTION_SEED, split, n_objects=k)
-        captions = [world.scene(j).caption for j in range(n_per_group)]
+        scenes = [sc for sc in map(world.scene, range(n_per_group)) if all(p in sc.caption for p in containing)]
+        captions = [sc.caption for sc in scenes]
+        out[f"{group}, n"] = len(captions)
+        if not captions:
+            raise ValueError(f"containing: no caption of {group!r} (first {n_per_group}) contains all of {containing}")
         images = _generate(model, captions, guidance, steps, seed + i, threshold)
-        match = caption_matches(probe, images, captions)
-        out[group] = round(sum(match) / len(captions), 4)
+        reads = judge_images(probe, images)
+        out[group] = round(sum(r == canonical(parse_caption(c)) for r, c in zip(reads, captions)) / len(captions), 4)
+        out[f"{group}, extra objects"] = round(sum(r["count"] > k for r in reads) / len(reads), 4)
         if k == 2:
-            kinds = two_object_errors(probe.read(images), [world.scene(j) for j in range(n_per_group)])
+            kinds = two_object_errors(reads, scenes)
             out[f"{group}, either order"] = round(sum(x in ("right", "objects exchanged") for x in kinds) / len(kinds), 4)
             out[f"{group}, errors"] = {kind: round(kinds.count(kind) / len(kinds), 4) for kind in TWO_OBJECT_OUTCOMES}
     out["fidelity"] = round(sum(out[g] for g in groups) / len(groups), 4)
@@ -89,15 +100,19 @@ def digit_fidelity(model, judge=None, *, n: int = 500, guidance: float = 3.0, st
     return (out, images, captions) if return_images else out
 
 
-TWO_OBJECT_OUTCOMES = ("right", "objects exchanged", "colours exchanged", "not two objects",
-                       "a colour not in the caption", "a shape not in the caption", "other")
+TWO_OBJECT_OUTCOMES = ("right", "objects exchanged", "colours exchanged", "more than two objects",
+                       "fewer than two objects", "one colour on both objects", "a colour not in the caption",
+                       "a shape not in the caption", "other")
 
 
 def two_object_errors(reads: list[dict], scenes) -> list[str]:
-    """What the probe saw, per two-object image, as one of :data:`TWO_OBJECT_OUTCOMES` (first that applies):
-    ``right``; ``objects exchanged`` (the swapped caption's picture: the words are right, their order is not);
-    ``colours exchanged`` (shapes in place but the two colours bound to the wrong shapes, in either order);
-    ``not two objects`` (the probe counts one); ``a colour (shape) not in the caption``; ``other`` (e.g. a size or the relation's axis wrong)."""
+    """What the judge saw (:func:`t2ilib.eval.shapes_probe.judge_images`), per two-object image, as one of
+    :data:`TWO_OBJECT_OUTCOMES` (first that applies): ``right``; ``objects exchanged`` (the swapped caption's
+    picture: the words are right, their order is not); ``colours exchanged`` (shapes in place but the two colours
+    bound to the wrong shapes, in either order); ``more than two objects`` / ``fewer than two objects`` (the
+    counter's count; two objects that touch count as one: the renderer never lets them); ``one colour on both
+    objects`` (the caption names two colours, the image shows one of them twice: a colour *leaks* to the other
+    object); ``a colour (shape) not in the caption``; ``other`` (e.g. a size or the relation's axis wrong)."""
     from t2ilib.eval.shapes_probe import canonical
 
     out = []
@@ -111,8 +126,12 @@ def two_object_errors(reads: list[dict], scenes) -> list[str]:
             out.append("objects exchanged")
         elif r in exchanged:
             out.append("colours exchanged")
-        elif r.get("count") != 2:
-            out.append("not two objects")
+        elif r["count"] > 2:
+            out.append("more than two objects")
+        elif r["count"] < 2:
+            out.append("fewer than two objects")
+        elif want["color0"] != want["color1"] and r["color0"] == r["color1"] in (want["color0"], want["color1"]):
+            out.append("one colour on both objects")
         elif {r["color0"], r["color1"]} != {want["color0"], want["color1"]}:
             out.append("a colour not in the caption")
         elif {r["shape0"], r["shape1"]} != {want["shape0"], want["shape1"]}:
@@ -194,6 +213,9 @@ def main(argv=None) -> None:
     p.add_argument("--threshold", default="static")
     p.add_argument("--groups", nargs="+", choices=list(GROUPS), default=None, metavar="GROUP",
                    help=f"shapes caption groups to measure (default: all of {list(GROUPS)})")
+    p.add_argument("--containing", nargs="+", default=(), metavar="PHRASE",
+                   help="shapes: of the first --n captions per group, keep those that contain every PHRASE "
+                        "(e.g. --containing 'orange diamond' yellow)")
     p.add_argument("--device", default=None, help="cpu, cuda or mps (default: best available)")
     add_precision_argument(p)
     p.add_argument("--order-n", type=int, default=512,
@@ -211,19 +233,28 @@ def main(argv=None) -> None:
     if shapes:
         groups = args.groups or list(GROUPS)
         either = [f"{g}, either order" for g in groups if GROUPS[g][1] == 2]
+        if args.containing:
+            print(f"captions containing {' and '.join(map(repr, args.containing))}, of the first {args.n} per group\n")
         print(_table_row(["model", "guidance", *groups, "mean", *either, "samples per group", "seconds"]))
         print(_table_row(["---"] * (len(groups) + len(either) + 5)), flush=True)
-        breakdown = []
+        breakdown, extra = [], []
         for name in shapes:
             model = load_pretrained(name, device)
             for s in args.guidance:
                 r = shapes_fidelity(model, n_per_group=args.n, guidance=s, steps=args.steps, threshold=args.threshold,
-                                    groups=groups)
+                                    groups=groups, containing=tuple(args.containing))
                 print(_table_row([name, s, *(_pct(r[g]) for g in groups), _pct(r["fidelity"]),
-                                  *(_pct(r[g]) for g in either), args.n, r["seconds"]]), flush=True)
+                                  *(_pct(r[g]) for g in either), " / ".join(str(r[f"{g}, n"]) for g in groups),
+                                  r["seconds"]]), flush=True)
                 breakdown += [(name, s, g, r[f"{g}, errors"]) for g in groups if GROUPS[g][1] == 2]
+                extra.append((name, s, [r[f"{g}, extra objects"] for g in groups]))
+        print("\nimages with more objects than the caption names (counted; every one is scored wrong)\n")
+        print(_table_row(["model", "guidance", *groups]))
+        print(_table_row(["---"] * (len(groups) + 2)))
+        for name, s, e in extra:
+            print(_table_row([name, s, *(_pct(x) for x in e)]))
         if breakdown:
-            print("\ntwo-object images by what the probe saw (t2ilib.eval.fidelity.two_object_errors)\n")
+            print("\ntwo-object images by what the judge saw (t2ilib.eval.fidelity.two_object_errors)\n")
             print(_table_row(["model", "guidance", "group", *TWO_OBJECT_OUTCOMES]))
             print(_table_row(["---"] * (len(TWO_OBJECT_OUTCOMES) + 3)))
             for name, s, g, e in breakdown:

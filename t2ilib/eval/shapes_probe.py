@@ -1,10 +1,14 @@
-"""The shapes-world judge: an attribute probe that reads, from an image, what a caption would have to say.
+"""The shapes-world judge: an object counter and an attribute probe that together read, from an image, what a
+caption would have to say.
 
-Prompt fidelity is measured, not eyeballed: a generated image *matches* its caption when every attribute the
-probe reads from it equals the caption's. The probe is a small CNN with one classification head per attribute,
+Prompt fidelity is measured, not eyeballed: a generated image *matches* its caption when it holds as many objects
+as the caption names and every attribute the probe reads equals the caption's (:func:`judge_images`,
+:func:`caption_matches`). The count comes from :mod:`t2ilib.eval.shapes_count` (connected components of the
+non-background pixels, no learning involved), because a network trained only on scenes with one or two objects
+reads a picture with three as one with two. The probe is a small CNN with one classification head per attribute,
 trained on rendered scenes. It sees the image in a *canonical* order, because a picture has no "first" object:
 
-* ``count``: one or two objects;
+* ``count``: one or two objects (the probe's own guess; the judge uses the counter's);
 * one object: ``shape0``, ``color0``, ``size0`` and its ``position`` (left/right/top/bottom/center);
 * two objects: the ``axis`` of the relation (horizontal: "left of"/"right of", vertical: "above"/"below"),
   object 0 = the left (or upper) one, object 1 = the other, each with shape, colour and size.
@@ -31,6 +35,8 @@ from t2ilib.train import evaluating
 AXES = ("horizontal", "vertical")
 HEADS = {"count": (1, 2), "position": POSITIONS, "axis": AXES,
          "shape0": SHAPES, "color0": COLORS, "size0": SIZES, "shape1": SHAPES, "color1": COLORS, "size1": SIZES}
+OBJECT_HEADS = {1: ("position", "shape0", "color0", "size0"),  # the heads that apply to a scene of 1 or 2 objects
+                2: ("axis", "shape0", "color0", "size0", "shape1", "color1", "size1")}
 IGNORE = -100  # target of a head that does not apply (e.g. "axis" for a one-object scene)
 
 
@@ -75,8 +81,9 @@ class ShapesProbe(Describable, nn.Module):
         return {h: head(f) for h, head in self.heads.items()}
 
     @torch.no_grad()
-    def read(self, images: torch.Tensor, batch_size: int = 500) -> list[dict]:
-        """The canonical attributes the probe reads from each image (only the heads its count implies)."""
+    def read(self, images: torch.Tensor, batch_size: int = 500, heads: tuple[str, ...] | None = None) -> list[dict]:
+        """The canonical attributes the probe reads from each image: the heads its own count implies, or the
+        ``heads`` given (the judge reads them all and keeps those of the counter's count)."""
         dev = next(self.parameters()).device
         idx = {h: [] for h in HEADS}
         with evaluating(self):
@@ -88,8 +95,7 @@ class ShapesProbe(Describable, nn.Module):
         rows = []
         for j in range(len(images)):
             count = HEADS["count"][idx["count"][j]]
-            keys = ("count", "position", "shape0", "color0", "size0") if count == 1 else \
-                ("count", "axis", "shape0", "color0", "size0", "shape1", "color1", "size1")
+            keys = heads or ("count", *OBJECT_HEADS[count])
             rows.append({h: HEADS[h][idx[h][j]] for h in keys})
         return rows
 
@@ -112,15 +118,30 @@ def attribute_accuracy(probe: ShapesProbe, images: torch.Tensor, attrs_list: lis
     return out
 
 
+def judge_images(probe: ShapesProbe, images: torch.Tensor) -> list[dict]:
+    """What the judge reads from each image: ``count``, the number of objects the counter finds (0, 1, 2, 3, ...),
+    and for one or two objects the probe's heads for that many objects, in :func:`canonical` form. An image with
+    no object or more than two has only its count: it matches no caption of the shapes world."""
+    from t2ilib.eval.shapes_count import count_objects
+
+    counts = count_objects(images.cpu()).tolist()
+    reads = probe.read(images, heads=tuple(HEADS))
+    return [{"count": n, **{h: r[h] for h in OBJECT_HEADS[n]}} if n in OBJECT_HEADS else {"count": n}
+            for n, r in zip(counts, reads, strict=True)]
+
+
 def caption_matches(probe: ShapesProbe, images: torch.Tensor, captions: list[str]) -> list[bool]:
-    """For each image: does every attribute the probe reads equal what its caption says?"""
+    """For each image: does it hold as many objects as its caption names, and every attribute the probe reads
+    equal what the caption says?"""
     wanted = []
     for c in captions:
         attrs = parse_caption(c)
         if attrs is None:
             raise ValueError(f"captions: {c!r} is not a shapes-world caption")
         wanted.append(canonical(attrs))
-    return [r == w for r, w in zip(probe.read(images), wanted)]
+    if len(wanted) != len(images):
+        raise ValueError(f"captions: expected one per image ({len(images)}), got {len(wanted)}")
+    return [r == w for r, w in zip(judge_images(probe, images), wanted)]
 
 
 def is_held_out(attrs: dict) -> bool:

@@ -199,3 +199,29 @@ def record_quick_metrics(name: str, device: torch.device | str = "cpu") -> dict:
         manifest["metrics_quick"] = quick_metrics(recipe, load_pretrained(name, device), device)
     atomic_write_bytes(path, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
     return manifest["metrics_quick"]
+
+
+def remeasure_metrics(name: str, reason: str, device: torch.device | str = "cpu") -> dict:
+    """Maintainers: re-measure a shipped checkpoint's ``metrics`` (and ``metrics_quick``) on the same weights after
+    the *measurement* changed (e.g. a stricter judge), and record why in the manifest's ``remeasured``. The
+    precision of the new measurement replaces ``precision.metric``; ``metrics_float32``, a measurement by the old
+    method, is dropped. Training is untouched: ``config``, ``steps`` and the weights' ``sha256`` stay."""
+    import json
+    from datetime import datetime, timezone
+
+    from t2ilib.checkpoint import atomic_write_bytes
+
+    recipe, device = get_recipe(name), torch.device(device)
+    path = checkpoint_path(name).with_suffix(".json")
+    manifest = json.loads(path.read_text())
+    model = load_pretrained(name, device)
+    manifest["metrics"] = recipe.evaluate(model, device)
+    manifest["precision"]["metric"] = resolve_precision(None, device)
+    manifest.pop("metrics_float32", None)
+    if recipe.quick:
+        with precision_scope("fp32"):
+            manifest["metrics_quick"] = quick_metrics(recipe, model, device)
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    manifest["remeasured"] = f"{when}: {reason}"
+    atomic_write_bytes(path, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+    return manifest["metrics"]
