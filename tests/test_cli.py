@@ -94,15 +94,19 @@ def test_fidelity_benchmark_prints_its_table():
     tables = [[[c.strip() for c in line.strip("|").split("|")] for line in block.splitlines() if line.startswith("| ")]
               for block in r.stdout.split("\n\n")]
     tables = [t for t in tables if t]
-    assert [t[0][1] for t in tables] == ["guidance", "guidance", "t = 900", "guidance"]  # shapes, their two-object
-    breakdown = tables[1][2:]                                                            # errors, word order, digits
+    # shapes, their extra objects, their two-object errors, word order, digits
+    assert [t[0][1] for t in tables] == ["guidance", "guidance", "guidance", "t = 900", "guidance"]
+    extra = tables[1][2:]
+    assert [row[:2] for row in extra] == [["shapes_minilm", "1.0"], ["shapes_minilm", "3.0"]]
+    assert all(0 <= float(c.removesuffix(" %")) <= 100 for row in extra for c in row[2:])
+    breakdown = tables[2][2:]
     assert [(row[0], row[1]) for row in breakdown] == [("shapes_minilm", "1.0")] * 2 + [("shapes_minilm", "3.0")] * 2
     for row in breakdown:  # the outcomes partition the two-object samples
         assert abs(sum(float(c.removesuffix(" %")) for c in row[3:]) - 100) < 0.5, row
-    order = tables[2][2:]
+    order = tables[3][2:]
     assert [row[0] for row in order] == ["shapes_minilm"]
     assert all(0 <= float(c.removesuffix(" %")) <= 100 for c in order[0][1:])
-    rows = tables[0] + tables[3]
+    rows = tables[0] + tables[4]
     header = rows[0]
     assert header[:2] == ["model", "guidance"] and "held-out, 2 objects" in header
     shapes = [row for row in rows if row[0] == "shapes_minilm"]

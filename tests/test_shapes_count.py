@@ -90,6 +90,8 @@ def test_count_words_and_errors():
         count_word(-1)
     with pytest.raises(ValueError, match="images"):
         count_objects(torch.zeros(2, 1, 32, 32))
+    with pytest.raises(ValueError, match="at least 32 x 32"):
+        count_objects(torch.zeros(2, 3, 16, 16))
     with pytest.raises(ValueError, match="mask"):
         connected_components(torch.zeros(2, 8, 8))
 
@@ -167,3 +169,15 @@ def test_shapes_fidelity_scores_true_renders_right_and_an_extra_object_wrong(mon
     r = fidelity.shapes_fidelity(None, n_per_group=40, groups=["seen, 1 object", "seen, 2 objects"])
     assert r["fidelity"] == 0 and r["seen, 2 objects, extra objects"] >= 0.9, r
     assert r["seen, 2 objects, errors"]["more than two objects"] == r["seen, 2 objects, extra objects"]
+
+
+def test_the_counting_benchmark_prints_accuracy_per_count(capsys):
+    from t2ilib.eval.shapes_count import main
+
+    main(["--n", "30", "--noise", "0", "0.1", "--resolution", "32"])
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| 32 px")]
+    assert len(rows) == 2 and all(line.count("%") == 5 for line in rows), out
+    with pytest.raises(SystemExit):
+        main(["--resolution", "16"])
+    assert "--resolution >= 32" in capsys.readouterr().err
