@@ -55,7 +55,7 @@ def shapes_fidelity(model, probe=None, *, n_per_group: int = 100, guidance: floa
     ``n_per_group`` per group) that contain every one of these phrases, e.g. ``("orange diamond", "yellow")``;
     ``"<group>, n"`` says how many were kept."""
     from t2ilib.checkpoint import load_pretrained
-    from t2ilib.eval.shapes_probe import canonical, judge_images
+    from t2ilib.eval.shapes_probe import caption_readings, judge_images
 
     probe = probe or load_pretrained("shapes_probe", "cpu")
     out, t0 = {}, time.perf_counter()
@@ -71,7 +71,7 @@ def shapes_fidelity(model, probe=None, *, n_per_group: int = 100, guidance: floa
             raise ValueError(f"containing: no caption of {group!r} (first {n_per_group}) contains all of {containing}")
         images = _generate(model, captions, guidance, steps, seed + i, threshold)
         reads = judge_images(probe, images)
-        out[group] = round(sum(r == canonical(parse_caption(c)) for r, c in zip(reads, captions)) / len(captions), 4)
+        out[group] = round(sum(r == w for r, w in zip(reads, caption_readings(captions))) / len(captions), 4)
         out[f"{group}, extra objects"] = round(sum(r["count"] > k for r in reads) / len(reads), 4)
         if k == 2:
             kinds = two_object_errors(reads, scenes)

@@ -130,15 +130,21 @@ def judge_images(probe: ShapesProbe, images: torch.Tensor) -> list[dict]:
             for n, r in zip(counts, reads, strict=True)]
 
 
-def caption_matches(probe: ShapesProbe, images: torch.Tensor, captions: list[str]) -> list[bool]:
-    """For each image: does it hold as many objects as its caption names, and every attribute the probe reads
-    equal what the caption says?"""
+def caption_readings(captions: list[str]) -> list[dict]:
+    """What the judge must read from an image for each caption (:func:`canonical` of the parsed caption)."""
     wanted = []
     for c in captions:
         attrs = parse_caption(c)
         if attrs is None:
             raise ValueError(f"captions: {c!r} is not a shapes-world caption")
         wanted.append(canonical(attrs))
+    return wanted
+
+
+def caption_matches(probe: ShapesProbe, images: torch.Tensor, captions: list[str]) -> list[bool]:
+    """For each image: does it hold as many objects as its caption names, and every attribute the probe reads
+    equal what the caption says?"""
+    wanted = caption_readings(captions)
     if len(wanted) != len(images):
         raise ValueError(f"captions: expected one per image ({len(images)}), got {len(wanted)}")
     return [r == w for r, w in zip(judge_images(probe, images), wanted)]
