@@ -46,14 +46,17 @@ def digit_captions(n: int, seed: int = CAPTION_SEED) -> list[str]:
 
 @torch.no_grad()
 def shapes_fidelity(model, probe=None, *, n_per_group: int = 100, guidance: float = 3.0, steps: int = 25,
-                    seed: int = 0, threshold="static", groups=tuple(GROUPS), containing: tuple[str, ...] = ()) -> dict:
+                    seed: int = 0, threshold="static", groups=tuple(GROUPS), containing: tuple[str, ...] = (),
+                    sampling: dict | None = None) -> dict:
     """Fidelity per caption group, their mean (``fidelity``) and the sampling time. Per group also
     ``"<group>, extra objects"``: the fraction of images with more objects than the caption names. For two-object
     groups also ``"<group>, either order"``: the fraction of images that show the right two objects in the right
     places or with the two exchanged (a model that ignores word order scores about half of this as fidelity), and
     ``"<group>, errors"``: :func:`two_object_errors` as fractions. ``containing``: keep only the captions (of the
     ``n_per_group`` per group) that contain every one of these phrases, e.g. ``("orange diamond", "yellow")``;
-    ``"<group>, n"`` says how many were kept."""
+    ``"<group>, n"`` says how many were kept. The model is a text-conditioned denoiser (``steps`` DDIM steps,
+    ``threshold``) or a :class:`~t2ilib.dalle.MiniDalle` (``sampling``: the options of
+    :func:`t2ilib.dalle.generate`, e.g. ``{"top_k": 32, "candidates": 8, "clip": clip}``)."""
     from t2ilib.checkpoint import load_pretrained
     from t2ilib.eval.shapes_probe import caption_readings, judge_images
 
@@ -69,7 +72,7 @@ def shapes_fidelity(model, probe=None, *, n_per_group: int = 100, guidance: floa
         out[f"{group}, n"] = len(captions)
         if not captions:
             raise ValueError(f"containing: no caption of {group!r} (first {n_per_group}) contains all of {containing}")
-        images = _generate(model, captions, guidance, steps, seed + i, threshold)
+        images = _generate(model, captions, guidance, steps, seed + i, threshold, sampling)
         reads = judge_images(probe, images)
         out[group] = round(sum(r == w for r, w in zip(reads, caption_readings(captions))) / len(captions), 4)
         out[f"{group}, extra objects"] = round(sum(r["count"] > k for r in reads) / len(reads), 4)
@@ -185,10 +188,18 @@ def order_sensitivity(model, *, n: int = 128, timesteps=(900, 700, 500), seed: i
     return out
 
 
-def _generate(model, captions, guidance, steps, seed, threshold):
-    from t2ilib.text.denoiser import generate
+def _generate(model, captions, guidance, steps, seed, threshold, sampling=None):
+    from t2ilib.dalle import MiniDalle
 
     model.eval()
+    if isinstance(model, MiniDalle):
+        from t2ilib.dalle import generate
+
+        return generate(model, captions, guidance=guidance, seed=seed, **(sampling or {})).cpu()
+    from t2ilib.text.denoiser import generate
+
+    if sampling:
+        raise ValueError(f"sampling: options for mini DALL-E, not for a diffusion model (got {sorted(sampling)})")
     return generate(model, captions, guidance=guidance, steps=steps, seed=seed, threshold=threshold).cpu()
 
 

@@ -1,0 +1,8 @@
+"""Mini DALL-E (chapter 7b): dVAE image tokens after caption tokens, one GPT-2 over both, sampled with top-k /
+top-p / temperature, classifier-free guidance and CLIP reranking."""
+
+from t2ilib.dalle.model import MiniDalle
+from t2ilib.dalle.sampling import generate, guided_log_probs, sample_codes
+from t2ilib.dalle.stream import StreamPositions
+
+__all__ = ["MiniDalle", "StreamPositions", "generate", "guided_log_probs", "sample_codes"]
