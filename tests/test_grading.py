@@ -104,6 +104,19 @@ def my_dynamic_threshold(x0, p):
     s = torch.quantile(x0.abs().reshape(len(x0), -1), p, dim=1).clamp(min=1).view(-1, 1, 1, 1)
     return x0.clamp(-s, s) / s
 """,
+    "7a.1": """
+def my_patchify(images, p):
+    n, c, h, w = images.shape
+    x = F.unfold(images, kernel_size=p, stride=p)  # (N, C P P, L), channel-major, raster order
+    return x.transpose(1, 2)
+""",
+    "7a.2": """
+def my_clip_loss(image_features, text_features, log_scale):
+    u, v = F.normalize(image_features, dim=-1), F.normalize(text_features, dim=-1)
+    logits = log_scale.clamp(max=math.log(100)).exp() * u @ v.T
+    labels = torch.arange(len(u))
+    return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+""",
     "4.q1": "answer_4_q1 = 0.25\n",
     "5.q1": "answer_5_q1 = 0.995\n",
     "6b.q1": "answer_6b_q1 = 50\n",
@@ -199,6 +212,34 @@ def my_dynamic_threshold(x0, p):
     s = torch.quantile(x0.abs().reshape(len(x0), -1), p, dim=1).view(-1, 1, 1, 1)
     return torch.maximum(torch.minimum(x0, s), -s) / s
 """, "max(1, percentile)")],
+    "7a.1": [("""
+def my_patchify(images, p):
+    n, c, h, w = images.shape
+    x = images.reshape(n, c, h // p, p, w // p, p).permute(0, 2, 4, 3, 5, 1)
+    return x.reshape(n, (h // p) * (w // p), -1)
+""", "channel-major"), ("""
+def my_patchify(images, p):
+    n, c, h, w = images.shape
+    x = images.reshape(n, c, h // p, p, w // p, p).permute(0, 4, 2, 1, 3, 5)
+    return x.reshape(n, (h // p) * (w // p), -1)
+""", "raster order")],
+    "7a.2": [("""
+def my_clip_loss(image_features, text_features, log_scale):
+    u, v = F.normalize(image_features, dim=-1), F.normalize(text_features, dim=-1)
+    logits = log_scale.clamp(max=math.log(100)).exp() * u @ v.T
+    return F.cross_entropy(logits, torch.arange(len(u)))
+""", "symmetric"), ("""
+def my_clip_loss(image_features, text_features, log_scale):
+    u, v = F.normalize(image_features, dim=-1), F.normalize(text_features, dim=-1)
+    logits = log_scale.exp() * u @ v.T
+    labels = torch.arange(len(u))
+    return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+""", "clamp"), ("""
+def my_clip_loss(image_features, text_features, log_scale):
+    logits = log_scale.clamp(max=math.log(100)).exp() * image_features @ text_features.T
+    labels = torch.arange(len(logits))
+    return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+""", "normalise")],
     "4.q1": [("answer_4_q1 = 0.2\n", "not right")],
     "5.q1": [("answer_5_q1 = 0.1\n", "multiplied by")],
     "6b.q1": [("answer_6b_q1 = 25\n", "twice per step")],
