@@ -284,8 +284,8 @@ assert all(attributes["clip", s]["shape"] > attributes["clip_plain", s]["shape"]
 
 # %% [markdown]
 # Colour, size and position are read perfectly by both. Shape is the weak attribute, and it is weakest on
-# held-out pairs: hexagons are taken for squares and crosses for diamonds, and an unseen pair is pulled towards a
-# seen one. The shape-replaced hard negatives help (`clip` vs `clip_plain`, on 1000 scenes each: 93.7 % vs 88.2 %
+# held-out pairs (in the first version's errors: hexagons taken for squares, crosses for diamonds, an unseen pair
+# pulled towards a seen one). The shape-replaced hard negatives help (`clip` vs `clip_plain`, on 1000 scenes each: 93.7 % vs 88.2 %
 # seen, 74.1 % vs 69.6 % held-out; one training run of each), but this small CLIP falls short of reading every shape.
 #
 # **Digits.** The MNIST test images (the first 1000 of the shipped 4000), classes from the five digit templates

@@ -27,7 +27,7 @@ from t2ilib.clip.data import SWAPS, as_clip_images, digit_prompts, fashion_promp
 from t2ilib.clip.zero_shot import (class_embeddings, embed_in_batches, recall_at_k, same_meaning,
                                    zero_shot_predict)
 from t2ilib.data import load_dataset
-from t2ilib.data.shapes import ShapesWorld, sample_scene
+from t2ilib.data.shapes import ShapesWorld
 from t2ilib.data.shapes_captions import COLORS, ONE_TEMPLATES, POSITIONS, SIZES, render_caption
 from t2ilib.data.shapes_render import SHAPES
 
@@ -81,8 +81,8 @@ def retrieval(model, n: int = 1000, seed: int = 0) -> dict[str, float]:
 def binding(model, split: str, n: int = 1000, seed: int = 0) -> dict[str, float]:
     """Fraction of two-object scenes whose true caption scores above its swapped version, for each kind of swap
     (scenes where the swap changes nothing are skipped; ``n`` scenes are drawn)."""
-    scenes = [sample_scene(seed, split, i, 2) for i in range(n)]
     batch = ShapesWorld(n, 32, seed, split, n_objects=2).batch(0, n)
+    scenes = batch.scenes
     images = embed_in_batches(model.encode_images, batch.images)
     out = {}
     for what in SWAPS:
