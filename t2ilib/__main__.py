@@ -3,6 +3,7 @@
     python -m t2ilib data                     # the datasets on this machine, with sizes
     python -m t2ilib render "a red circle left of a blue square" --out scene.png
     python -m t2ilib generate "a red circle left of a blue square" --out img.png   # text -> image
+    python -m t2ilib generate --model dalle --candidates 8 "a red circle left of a blue square"
     python -m t2ilib train digit_classifier   # retrain one shipped checkpoint from its recipe
     python -m t2ilib train --all              # retrain every shipped checkpoint (make checkpoints)
     python -m t2ilib verify                   # re-measure every shipped checkpoint's recorded metric
@@ -55,6 +56,8 @@ def _cmd_generate(args) -> int:
     import torch
 
     from t2ilib.checkpoint import load_pretrained
+    from t2ilib.dalle import MiniDalle
+    from t2ilib.dalle import generate as generate_tokens
     from t2ilib.data.paths import checkpoint_dir
     from t2ilib.precision import resolve_precision
     from t2ilib.text.denoiser import generate
@@ -78,13 +81,27 @@ def _cmd_generate(args) -> int:
         return 2
     t0 = time.perf_counter()
     torch.set_grad_enabled(False)
-    with torch.inference_mode():
-        images = generate(model, [prompt] * args.n, guidance=args.guidance, steps=args.steps,
-                          seed=args.seed, threshold=args.threshold)
+    try:
+        with torch.inference_mode():
+            if isinstance(model, MiniDalle):
+                images = generate_tokens(model, [prompt] * args.n, guidance=args.guidance, seed=args.seed,
+                                         temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                                         candidates=args.candidates,
+                                         clip=load_pretrained("clip", args.device or "cpu") if args.candidates > 1
+                                         else None)
+                how = (f"{model.image_len} image tokens, temperature {args.temperature}, top-k {args.top_k}, "
+                       f"top-p {args.top_p}, best of {args.candidates} by CLIP")
+                device = model.gpt.device
+            else:
+                images = generate(model, [prompt] * args.n, guidance=args.guidance, steps=args.steps,
+                                  seed=args.seed, threshold=args.threshold)
+                how, device = f"{args.steps} DDIM steps", model.vocab_checksum.device
+    except ValueError as e:
+        print(f"error ({name}): {e}", file=sys.stderr)
+        return 2
     path = save_grid(images, args.out, nrow=min(args.n, 8))
-    print(f"wrote {path}: {args.n} image(s) of {prompt!r} from {name} (guidance {args.guidance}, {args.steps} DDIM "
-          f"steps, seed {args.seed}, {resolve_precision(None, model.vocab_checksum.device)}) in "
-          f"{time.perf_counter() - t0:.1f} s")
+    print(f"wrote {path}: {args.n} image(s) of {prompt!r} from {name} (guidance {args.guidance}, {how}, seed "
+          f"{args.seed}, {resolve_precision(None, device)}) in {time.perf_counter() - t0:.1f} s")
     return 0
 
 
@@ -153,13 +170,19 @@ def main(argv=None) -> int:
     s = sub.add_parser("generate", help="generate images from a caption with the course's text-to-image models")
     s.add_argument("prompt")
     s.add_argument("--out", type=Path, default=Path("generated.png"))
-    s.add_argument("--model", default="auto", help="shapes_minilm, shapes_scratch, digit_text, or auto (digits "
-                   "if the prompt names one, else shapes_scratch, the better shapes model)")
+    s.add_argument("--model", default="auto", help="shapes_minilm, shapes_scratch, dalle, digit_text, or auto "
+                   "(digits if the prompt names one, else shapes_scratch, the better shapes model)")
     s.add_argument("--n", type=int, default=4, help="number of images")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--steps", type=int, default=25, help="DDIM steps")
     s.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance scale (1 = none)")
-    s.add_argument("--threshold", default="static", choices=["static", "dynamic", "none"])
+    s.add_argument("--steps", type=int, default=25, help="diffusion models: DDIM steps")
+    s.add_argument("--threshold", default="static", choices=["static", "dynamic", "none"],
+                   help="diffusion models: clipping of the predicted image")
+    s.add_argument("--temperature", type=float, default=1.0, help="dalle: softmax temperature of each image token")
+    s.add_argument("--top-k", type=int, default=None, help="dalle: sample each token from the k likeliest")
+    s.add_argument("--top-p", type=float, default=None, help="dalle: nucleus sampling, keep probability mass p")
+    s.add_argument("--candidates", type=int, default=1,
+                   help="dalle: draw this many per image and keep the one the course's CLIP rates best")
     s.add_argument("--device", default=None)
     add_precision_argument(s)
     s.set_defaults(fn=_cmd_generate)

@@ -161,3 +161,53 @@ def test_the_fidelity_benchmark_draws_from_mini_dalle_through_the_dvae():
     assert 0 <= r["seen, 1 object"] <= 1 and r["seen, 1 object, n"] == 2
     with pytest.raises(ValueError, match="needs a clip model"):
         generate(model, ["a small red circle on the left"], candidates=4)
+
+
+def test_the_recipe_tokenizes_training_scenes_with_condition_dropout():
+    from t2ilib.recipes.dalle import DALLE_BATCH, build_dalle, dalle_batches
+
+    model = build_dalle()
+    captions, grids = dalle_batches(model, torch.device("cpu"))(3)
+    assert len(captions) == len(grids) == DALLE_BATCH and grids.shape[1:] == (8, 8)
+    assert 0 < sum(c == "" for c in captions) < DALLE_BATCH // 3  # ~10 % dropped to the null caption
+    assert grids.min() >= 0 and grids.max() < 256
+    assert all(len(model.tokenizer(c)["input_ids"]) <= model.text_len for c in captions)
+
+
+def _tables(stdout: str):
+    blocks = [[[c.strip() for c in line.strip("|").split("|")] for line in block.splitlines() if line.startswith("| ")]
+              for block in stdout.split("\n\n")]
+    return [b for b in blocks if b]
+
+
+def test_dalle_benchmark_prints_fidelity_beside_diffusion_and_the_cache_timing():
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "t2ilib.eval.dalle_benchmark", "--n", "2", "--candidates", "2",
+                        "--timing-n", "2", "--device", "cpu"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    fidelity, timing = _tables(r.stdout)
+    assert [row[0] for row in fidelity[2:]] == ["shapes_dvae round trip", "shapes_scratch", "dalle", "dalle", "dalle"]
+    assert "best of 2 by CLIP" in fidelity[-1][1]
+    assert [row[0] for row in timing[2:]] == ["on", "off"] and timing[2][2] == "True"
+    assert float(timing[2][1]) < float(timing[3][1])
+
+
+def test_generate_from_the_command_line_with_mini_dalle(tmp_path, capsys):
+    from PIL import Image
+
+    from t2ilib.__main__ import main
+
+    out = tmp_path / "dalle.png"
+    assert main(["generate", "a large red circle left of a small blue square", "--model", "dalle", "--n", "2",
+                 "--candidates", "2", "--top-k", "64", "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "from dalle" in said and "best of 2 by CLIP" in said and Image.open(out).size == (2 * 32 + 3, 32 + 2)
+    for prompt, message in {"a small red zebra on the left": "never use ['zebra']", "a handwritten digit seven":
+                            "never use", "": "empty"}.items():
+        assert main(["generate", prompt, "--model", "dalle", "--out", str(tmp_path / "x.png")]) == 2, prompt
+        assert message in capsys.readouterr().err, prompt
+    assert main(["generate", "a red circle", "--model", "dalle", "--top-p", "1.5", "--out",
+                 str(tmp_path / "x.png")]) == 2
+    assert "top_p" in capsys.readouterr().err and not (tmp_path / "x.png").exists()

@@ -117,6 +117,23 @@ def my_clip_loss(image_features, text_features, log_scale):
     labels = torch.arange(len(u))
     return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
 """,
+    "7b.1": """
+def my_dalle_loss(logits, ids, text_len):
+    ce = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1), reduction="none")
+    ce = ce.view(len(ids), -1)
+    return ce[:, :text_len - 1].mean() / 8 + 7 * ce[:, text_len - 1:].mean() / 8
+""",
+    "7b.3": """
+def my_guided_log_probs(cond_logits, uncond_logits, scale):
+    return (1 - scale) * uncond_logits + scale * cond_logits  # logits: the same distribution after normalising
+""",
+    "7b.2": """
+def my_top_p_filter(logits, p):
+    probs, order = logits.softmax(-1).sort(-1, descending=True)
+    before = probs.cumsum(-1) - probs  # mass of the likelier tokens
+    drop = torch.zeros_like(logits, dtype=torch.bool).scatter(-1, order, before >= p)
+    return logits.masked_fill(drop, float("-inf"))
+""",
     "4.q1": "answer_4_q1 = 0.25\n",
     "5.q1": "answer_5_q1 = 0.995\n",
     "6b.q1": "answer_6b_q1 = 50\n",
@@ -240,6 +257,35 @@ def my_clip_loss(image_features, text_features, log_scale):
     labels = torch.arange(len(logits))
     return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
 """, "normalise")],
+    "7b.1": [("""
+def my_dalle_loss(logits, ids, text_len):
+    ce = F.cross_entropy(logits[:, :-1].transpose(1, 2), ids[:, 1:], reduction="none")
+    return ce.mean()
+""", "own positions"), ("""
+def my_dalle_loss(logits, ids, text_len):
+    ce = F.cross_entropy(logits[:, :-1].transpose(1, 2), ids[:, 1:], reduction="none")
+    return ce[:, :text_len].mean() / 8 + 7 * ce[:, text_len:].mean() / 8
+""", "LAST TEXT position")],
+    "7b.3": [("""
+def my_guided_log_probs(cond_logits, uncond_logits, scale):
+    return scale * cond_logits.log_softmax(-1)
+""", "unconditional term is missing"), ("""
+def my_guided_log_probs(cond_logits, uncond_logits, scale):
+    pc, pu = cond_logits.softmax(-1), uncond_logits.softmax(-1)
+    return (pu + scale * (pc - pu)).clamp_min(1e-12).log()
+""", "not probabilities")],
+    "7b.2": [("""
+def my_top_p_filter(logits, p):
+    probs, order = logits.softmax(-1).sort(-1, descending=True)
+    drop = torch.zeros_like(logits, dtype=torch.bool).scatter(-1, order, probs.cumsum(-1) >= p)
+    drop[torch.arange(len(logits)), order[:, 0]] = False
+    return logits.masked_fill(drop, float("-inf"))
+""", "crosses p"), ("""
+def my_top_p_filter(logits, p):
+    probs, order = logits.softmax(-1).sort(-1, descending=True)
+    drop = torch.zeros_like(logits, dtype=torch.bool).scatter(-1, order, probs.cumsum(-1) - probs >= p)
+    return logits.masked_fill(drop, 0.0)
+""", "-inf")],
     "4.q1": [("answer_4_q1 = 0.2\n", "not right")],
     "5.q1": [("answer_5_q1 = 0.1\n", "multiplied by")],
     "6b.q1": [("answer_6b_q1 = 25\n", "twice per step")],

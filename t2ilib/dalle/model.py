@@ -36,6 +36,21 @@ from t2ilib.text.tokenizers import SPECIAL_TOKENS, check_prompt, word_tokenizer_
 TEXT_WEIGHT, IMAGE_WEIGHT = 1 / 8, 7 / 8
 
 
+def stream_cross_entropy(logits: torch.Tensor, ids: torch.Tensor, text_len: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(text CE, image CE): next-token cross-entropy on a stream (N, L) with logits (N, L, V), averaged separately
+    over the predictions of text tokens (positions 1 .. T-1) and of image tokens (T .. L-1; the first image token
+    is predicted from the last text position)."""
+    ce = F.cross_entropy(logits[:, :-1].float().transpose(1, 2), ids[:, 1:], reduction="none")  # (N, L - 1)
+    t = text_len - 1
+    return ce[:, :t].mean(), ce[:, t:].mean()
+
+
+def stream_loss(logits: torch.Tensor, ids: torch.Tensor, text_len: int) -> torch.Tensor:
+    """DALL-E's training loss: 1/8 of the text cross-entropy + 7/8 of the image cross-entropy."""
+    text, image = stream_cross_entropy(logits, ids, text_len)
+    return TEXT_WEIGHT * text + IMAGE_WEIGHT * image
+
+
 @lru_cache(maxsize=4)
 def _image_tokenizer(name: str) -> nn.Module:
     from t2ilib.checkpoint import load_pretrained
@@ -73,6 +88,11 @@ class MiniDalle(Describable, nn.Module):
     def image_len(self) -> int:
         return self.grid * self.grid
 
+    @property
+    def max_tokens(self) -> int:
+        """The longest caption, in tokens with [CLS] and [SEP] (the text part of the stream)."""
+        return self.text_len
+
     def check_caption(self, caption: str) -> str:
         return check_prompt(caption, self.tokenizer, self.text_vocab[len(SPECIAL_TOKENS):], self.text_len,
                             examples=("a small red circle on the left",
@@ -99,10 +119,7 @@ class MiniDalle(Describable, nn.Module):
 
     def loss_terms(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(text CE, image CE) of next-token prediction on a stream batch, each averaged over its own positions."""
-        logits = self.logits(ids)[:, :-1].float()
-        ce = F.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")  # (N, T + G*G - 1)
-        t = self.text_len - 1  # predictions of text tokens 1 .. T-1; the rest predict image tokens
-        return ce[:, :t].mean(), ce[:, t:].mean()
+        return stream_cross_entropy(self.logits(ids), ids, self.text_len)
 
     def loss(self, captions: list[str], codes: torch.Tensor) -> tuple[torch.Tensor, dict]:
         text, image = self.loss_terms(self.stream(captions, codes))

@@ -65,7 +65,9 @@ def sample_codes(model, captions: list[str], guidance: float = 1.0, temperature:
                    temperature=float(temperature), top_k=top_k or 0, top_p=float(top_p or 1.0), use_cache=use_cache,
                    logits_processor=LogitsProcessorList([ImageTokensOnly(model.offset)]))
     if guided:
-        options.update(guidance_scale=float(guidance), negative_prompt_ids=model.text_ids([""] * len(ids)))
+        null = model.text_ids([""] * len(ids))
+        options.update(guidance_scale=float(guidance), negative_prompt_ids=null,
+                       negative_prompt_attention_mask=torch.ones_like(null))
     devices = [ids.device] if ids.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)

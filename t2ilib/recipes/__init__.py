@@ -8,7 +8,8 @@ of this package registers its chapter's recipes when imported, and :func:`load_a
 * ``vae``: the conv VAE (chapter 2) and the dVAE tokenizer (chapter 3);
 * ``diffusion``: the unconditional digit denoiser (chapters 4-5);
 * ``text``: the text-to-image denoisers (chapter 6);
-* ``clip``: the two CLIPs, with and without hard negatives (chapter 7a).
+* ``clip``: the two CLIPs, with and without hard negatives (chapter 7a);
+* ``dalle``: mini DALL-E over the dVAE's tokens (chapter 7b).
 
 A checkpoint does not need its recipe to be used: its manifest describes the model (``t2ilib.checkpoint``).
 """

@@ -65,16 +65,29 @@ def shapes_dvae_batches(model, device):
 
 
 @torch.no_grad()
-def evaluate_tokenizer(model, device, n: int = 2000, split: str = "test") -> dict:
-    """Round trip image -> tokens -> image on fixed shapes-world scenes: PSNR, MSE, code usage."""
+def evaluate_tokenizer(model, device, n: int = 2000, split: str = "test", n_judged: int = 500) -> dict:
+    """Round trip image -> tokens -> image on fixed shapes-world scenes: PSNR, MSE, code usage; and the fraction of
+    ``n_judged`` one-object and two-object scenes whose rebuilt image the shapes judge still reads exactly as the
+    caption says (it reads every original render right): the ceiling of any generator drawing through these tokens."""
+    from t2ilib.checkpoint import load_pretrained
+    from t2ilib.eval.shapes_probe import caption_matches
+
     model.eval()
+    round_trip = lambda x: torch.cat([model.decode(model.encode(x[i:i + 500])) for i in range(0, len(x), 500)])  # noqa: E731
     images = ShapesWorld(size=n, resolution=32, split=split).batch(0, n).images.to(device)
     tokens = torch.cat([model.encode(images[i:i + 500]) for i in range(0, n, 500)])
     recon = torch.cat([model.decode(tokens[i:i + 500]) for i in range(0, n, 500)])
-    return {"token_psnr_db": round(psnr(recon, images), 3), "token_mse": round(F.mse_loss(recon, images).item(), 6),
-            "codes_used": int(tokens.unique().numel()),
-            "perplexity": round(perplexity(tokens, model.vocab_size).item(), 2),
-            "grid": list(tokens.shape[1:]), "n_images": n}
+    out = {"token_psnr_db": round(psnr(recon, images), 3), "token_mse": round(F.mse_loss(recon, images).item(), 6),
+           "codes_used": int(tokens.unique().numel()),
+           "perplexity": round(perplexity(tokens, model.vocab_size).item(), 2),
+           "grid": list(tokens.shape[1:]), "n_images": n}
+    probe = load_pretrained("shapes_probe", "cpu")
+    for k in (1, 2):
+        b = ShapesWorld(size=n_judged, resolution=32, split=split, n_objects=k).batch(0, n_judged)
+        ok = caption_matches(probe, round_trip(b.images.to(device)).cpu(), b.captions)
+        out[f"judged round trip, {k} object{'s' if k > 1 else ''}"] = round(sum(ok) / n_judged, 4)
+    out["n_judged"] = n_judged
+    return out
 
 
 register(Recipe(name="digit_vae", description="convolutional VAE on binarised MNIST (16-d latent)",

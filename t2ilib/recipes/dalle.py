@@ -1,0 +1,62 @@
+"""Recipe for the DALL-E chapter (7b): ``dalle``, a mini DALL-E on the shapes world.
+
+Images of the shapes world's training stream become 8 x 8 grids of codes through the shipped, frozen ``shapes_dvae``
+(chapter 3); a 4-layer GPT-2 (192 wide, 6 heads, ~1.9 M parameters) learns the stream [caption tokens, image codes]
+with DALL-E's 1/8 text, 7/8 image loss weighting. 10 % of the captions are dropped to "" (condition dropout), so
+the same model also knows p(image) and can be sampled with classifier-free guidance. Trained only on the
+``"train"`` stream: six (colour, shape) pairs never appear, so held-out captions measure composition.
+
+Graded like the diffusion models of chapter 6 (:func:`t2ilib.eval.fidelity.shapes_fidelity`, the same captions),
+with plain sampling at guidance 3 (no top-k / top-p, temperature 1, no reranking).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from t2ilib.dalle import MiniDalle
+from t2ilib.recipes import Recipe, register
+from t2ilib.recipes.text import captioned_shapes
+from t2ilib.text.tokenizers import course_tokenizer
+
+DALLE_MODEL = dict(text_len=16, grid=8, image_vocab=256, width=192, layers=4, heads=6, image_tokenizer="shapes_dvae")
+DALLE_CONFIG = dict(steps=3000, lr=1e-3, warmup_steps=200, lr_schedule="cosine", grad_clip=1.0, ema_decay=0.999,
+                    log_every=50, checkpoint_every=100)
+DALLE_BATCH = 64
+EVAL = dict(n_per_group=100, guidance=3.0, seed=0)
+QUICK = dict(n_per_group=16)  # the test suite's re-measurement (same seeds)
+
+
+def course_vocabulary() -> tuple[str, ...]:
+    """The course tokenizer's words in id order (special tokens first): mini DALL-E's text vocabulary."""
+    return tuple(w for w, _ in sorted(course_tokenizer().get_vocab().items(), key=lambda kv: kv[1]))
+
+
+def build_dalle() -> MiniDalle:
+    return MiniDalle(course_vocabulary(), **DALLE_MODEL)
+
+
+def dalle_batches(model, device, batch: int = DALLE_BATCH):
+    """Step -> (captions, codes): shapes-world training scenes with condition dropout, tokenized by the dVAE."""
+    scenes = captioned_shapes(device, batch=batch)
+
+    def at(step: int):
+        images, captions = scenes(step)
+        return captions, model.encode_images(images)
+    return at
+
+
+def dalle_loss(model, device):
+    return lambda m, batch: m.loss(*batch)
+
+
+def evaluate_dalle(model, device, n_per_group: int = EVAL["n_per_group"]) -> dict:
+    from t2ilib.eval.fidelity import shapes_fidelity
+
+    with torch.no_grad():
+        return shapes_fidelity(model, n_per_group=n_per_group, guidance=EVAL["guidance"], seed=EVAL["seed"])
+
+
+register(Recipe(name="dalle", description="mini DALL-E: GPT-2 over [caption tokens, shapes_dvae codes], shapes world",
+                build=build_dalle, config=DALLE_CONFIG, loss=dalle_loss, batches=dalle_batches,
+                evaluate=evaluate_dalle, metric="fidelity", tolerance=0.05, quick=QUICK))
