@@ -80,7 +80,6 @@ def _cmd_generate(args) -> int:
         print(f"error ({name}): {e}", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
-    torch.set_grad_enabled(False)
     try:
         with torch.inference_mode():
             if isinstance(model, MiniDalle):

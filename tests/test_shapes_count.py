@@ -145,10 +145,10 @@ def test_shapes_fidelity_scores_true_renders_right_and_an_extra_object_wrong(mon
             pool.update({w.scene(i).caption: w.scene(i) for i in range(40)})
         return [pool[c] for c in captions]
 
-    def oracle(model, captions, guidance, steps, seed, threshold):
+    def oracle(model, captions, guidance, steps, seed, threshold, sampling=None):
         return render_scenes(scenes_for(captions)).float().div(127.5).sub(1)
 
-    def crowded(model, captions, guidance, steps, seed, threshold):
+    def crowded(model, captions, guidance, steps, seed, threshold, sampling=None):
         lists = []
         for s in scenes_for(captions):
             objs = [(o.shape, o.color, o.cx, o.cy, o.radius) for o in s.objects]
