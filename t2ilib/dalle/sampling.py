@@ -90,8 +90,8 @@ def generate(model, captions: list[str], guidance: float = 1.0, temperature: flo
     images = model.decode_codes(sample_codes(model, repeated, guidance, temperature, top_k, top_p, seed, use_cache))
     if candidates == 1:
         return images
+    from t2ilib.clip.zero_shot import rerank
+
     device = clip.logit_scale.device
-    with torch.no_grad():
-        sims = (clip.encode_images(images.to(device)) * clip.encode_text(repeated)).sum(1).view(len(captions), -1)
-    best = sims.argmax(1).cpu() + torch.arange(len(captions)) * candidates
-    return images[best]
+    groups = images.to(device).split(candidates)
+    return torch.cat([rerank(clip, group, caption)[0] for group, caption in zip(groups, captions)]).cpu()
