@@ -32,7 +32,7 @@
 # | 6c | text to image | `06c_text_to_shapes` | captions to pictures, and measuring whether they match |
 # | 6d | guidance scale and thresholding | `06d_guidance_thresholding` | what large guidance does to x̂_0, and how to tame it |
 # | 7a | CLIP | `07a_clip` | one vector space for captions and images: zero-shot classification, retrieval, binding |
-# | 7b | mini DALL-E | `07b_dalle` | images as token sentences: a GPT over caption + dVAE tokens, sampling, guidance, CLIP reranking |
+# | 7b | mini DALL-E | `07b_dalle` | images as token sentences: a GPT over caption + image tokens, sampling, guidance, CLIP reranking |
 # | 8–9 | mini DALL-E 2, Imagen | (coming) | the real systems, in miniature |
 # | 10 | evaluation | (coming) | FID, precision/recall, prompt fidelity |
 #

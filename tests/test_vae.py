@@ -8,9 +8,9 @@ import torch.nn.functional as F
 
 from t2ilib.data import load_dataset
 
-from t2ilib.vae import (VQVAE, ConvVAE, DiscreteVAE, LinearGaussianModel, VectorQuantizer, annealed_batches,
-                        bernoulli_log_likelihood, binarize, bits_per_dim, cosine_anneal, dvae_loss, elbo_terms,
-                        gaussian_kl, gaussian_kl_monte_carlo, gaussian_log_density, gradient_estimator_stats,
+from t2ilib.vae import (VQVAE, ConvVAE, DiscreteVAE, LinearGaussianModel, RestartingVQLoss, VectorQuantizer,
+                        annealed_batches, bernoulli_log_likelihood, binarize, bits_per_dim, cosine_anneal, dvae_loss,
+                        elbo_terms, gaussian_kl, gaussian_kl_monte_carlo, gaussian_log_density, gradient_estimator_stats,
                         gumbel_softmax, importance_weighted_bound, kl_to_uniform, perplexity,
                         reparameterization_gradients, reparameterize, score_function_gradients, vae_loss, vqvae_loss)
 
@@ -282,6 +282,29 @@ def test_vqvae_tokenizer_interface_and_a_few_steps_of_learning():
         opt.step()
     assert logs["reconstruction"].item() < 0.7 * first
 
+
+
+def test_restarting_vq_loss_restarts_only_codes_a_full_window_left_unused():
+    torch.manual_seed(0)
+    model = VQVAE(channels=1, n_codes=16, code_dim=4, width=16, init_scale=1.0)
+    with torch.no_grad():
+        model.quantizer.codebook.weight[8:] = 100.0  # far from every encoder output: never picked
+    x = load_dataset("mnist", "test").tensors()[0][:8]
+    loss_fn = RestartingVQLoss(every=2, until=5)
+    loss, logs = loss_fn(model, (x, 0))
+    assert loss.ndim == 0 and logs["restarted"].item() == 0 and set(logs) >= {"reconstruction", "perplexity"}
+    loss_fn(model, (x, 1))
+    assert (model.quantizer.codebook.weight[8:] == 100.0).all()
+    loss, logs = loss_fn(model, (x, 2))  # the window 0-1 is complete: the far codes are dead and move
+    assert logs["restarted"].item() >= 8 and (model.quantizer.codebook.weight[8:] != 100.0).all()
+    resumed = RestartingVQLoss(every=2, until=5)  # a resumed run: no complete window before step 4
+    with torch.no_grad():
+        model.quantizer.codebook.weight[8:] = 100.0
+    assert resumed(model, (x, 4))[1]["restarted"].item() == 0 and (model.quantizer.codebook.weight[8:] == 100.0).all()
+    resumed(model, (x, 5))
+    assert resumed(model, (x, 6))[1]["restarted"].item() == 0  # step 6 >= until: the codebook is left alone
+    with pytest.raises(ValueError, match="every"):
+        RestartingVQLoss(every=0)
 
 # ----------------------------------------------------------------------------------------------- dVAE
 def test_gumbel_max_samples_the_softmax_and_the_relaxation_is_a_distribution():

@@ -134,9 +134,45 @@ def vqvae_loss(model: VQVAE, batch):
 
     ``batch`` is the images or a tuple whose first element is the images.
     """
-    x = first_tensor(batch)
+    loss, logs, _ = _vq_objective(model, first_tensor(batch))
+    return loss, logs
+
+
+def _vq_objective(model: VQVAE, x: torch.Tensor) -> tuple[torch.Tensor, dict, Quantized]:
     recon, q = model(x)
     rec = F.mse_loss(recon.float(), x.float())
     loss = rec + q.codebook_loss + q.commitment_loss
     return loss, {"reconstruction": rec.detach(), "codebook": q.codebook_loss.detach(),
-                  "commitment": q.commitment_loss.detach(), "perplexity": q.perplexity}
+                  "commitment": q.commitment_loss.detach(), "perplexity": q.perplexity}, q
+
+
+class RestartingVQLoss:
+    """:func:`vqvae_loss` that also restarts dead codes (Jukebox, Sec. 2.2), for the course's training loop.
+
+    ``batch`` is ``(images, step)``. The loss counts which codes the batches of the last ``every`` steps picked; at
+    every multiple of ``every`` before step ``until`` it moves the codes none of them picked onto encoder outputs of
+    the current batch (a generator seeded by the step picks which), then starts counting again. After a resume the
+    first window is incomplete, so that restart is skipped (``until`` lets the codebook settle before training ends).
+    """
+
+    def __init__(self, every: int = 100, until: int | None = None):
+        if not isinstance(every, int) or every < 1:
+            raise ValueError(f"every: expected an int >= 1, got {every!r}")
+        self.every, self.until = every, until
+        self.counts: torch.Tensor | None = None
+        self.window_start: int | None = None
+        self.restarted = 0
+
+    def __call__(self, model: VQVAE, batch) -> tuple[torch.Tensor, dict]:
+        x, step = batch
+        if step % self.every == 0:
+            complete = self.counts is not None and self.window_start == step - self.every
+            if complete and step > 0 and (self.until is None or step < self.until):
+                with torch.no_grad():
+                    z_e = model.encoder(x)
+                self.restarted = model.quantizer.restart_dead_codes(z_e, self.counts,
+                                                                    torch.Generator().manual_seed(step))
+            self.counts, self.window_start = torch.zeros(model.vocab_size, dtype=torch.long, device=x.device), step
+        loss, logs, q = _vq_objective(model, x)
+        self.counts += torch.bincount(q.indices.flatten(), minlength=model.vocab_size)
+        return loss, {**logs, "restarted": torch.tensor(float(self.restarted))}
