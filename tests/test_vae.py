@@ -303,6 +303,12 @@ def test_restarting_vq_loss_restarts_only_codes_a_full_window_left_unused():
     assert resumed(model, (x, 4))[1]["restarted"].item() == 0 and (model.quantizer.codebook.weight[8:] == 100.0).all()
     resumed(model, (x, 5))
     assert resumed(model, (x, 6))[1]["restarted"].item() == 0  # step 6 >= until: the codebook is left alone
+    odd = RestartingVQLoss(every=2)  # resumed between two restarts: counts from there, restarts a window later
+    with torch.no_grad():
+        model.quantizer.codebook.weight[8:] = 100.0
+    for step in (3, 4, 5):
+        assert odd(model, (x, step))[1]["restarted"].item() == 0
+    assert odd(model, (x, 6))[1]["restarted"].item() >= 8
     with pytest.raises(ValueError, match="every"):
         RestartingVQLoss(every=0)
 

@@ -165,14 +165,16 @@ class RestartingVQLoss:
 
     def __call__(self, model: VQVAE, batch) -> tuple[torch.Tensor, dict]:
         x, step = batch
-        if step % self.every == 0:
+        if step % self.every == 0 or self.counts is None:
             complete = self.counts is not None and self.window_start == step - self.every
             if complete and step > 0 and (self.until is None or step < self.until):
                 with torch.no_grad():
                     z_e = model.encoder(x)
                 self.restarted = model.quantizer.restart_dead_codes(z_e, self.counts,
                                                                     torch.Generator().manual_seed(step))
-            self.counts, self.window_start = torch.zeros(model.vocab_size, dtype=torch.long, device=x.device), step
+            # a window starts at a multiple of `every`; one begun elsewhere (a resume) never counts as complete
+            self.window_start = step if step % self.every == 0 else None
+            self.counts = torch.zeros(model.vocab_size, dtype=torch.long, device=x.device)
         loss, logs, q = _vq_objective(model, x)
         self.counts += torch.bincount(q.indices.flatten(), minlength=model.vocab_size)
         return loss, {**logs, "restarted": torch.tensor(float(self.restarted))}
