@@ -29,16 +29,17 @@
 # picked the best ones afterwards (reranking). DALL-E 2 (chapter 8) is a different design: a diffusion decoder on
 # CLIP's embedding space.
 #
-# This chapter builds the same two-stage model at toy scale: the course's `shapes_dvae` (32 px images → 8 × 8
-# codes of 256) and a GPT-2 from `transformers` (random weights, 4 layers × 192) over [caption tokens, image codes].
+# This chapter builds the same two-stage model at toy scale: the course's `shapes_vqvae` (32 px images → 8 × 8
+# codes of 256; a VQ-VAE, because chapter 3's dVAE loses too many small shapes) and a GPT-2 from `transformers`
+# (random weights, 4 layers × 192) over [caption tokens, image codes].
 #
 # **You will:** turn images into token grids; lay out the token stream with DALL-E's separate text and image
 # positions; write DALL-E's weighted loss and check it; train a small model for a minute; watch the shipped model
 # fill a grid in raster order; check that the key-value cache changes nothing but the time; write nucleus (top-p)
 # filtering and classifier-free guidance for next-token distributions; rerank candidates with the course's CLIP;
 # and read the measured fidelity beside the diffusion model's.
-# **Prerequisites:** 3 (the dVAE and its tokens), 6a (transformers, tokens), 6c (the shapes world, held-out pairs),
-# 7a (CLIP).
+# **Prerequisites:** 3 (image tokenizers: VQ-VAE, dVAE), 6a (transformers, tokens), 6c (the shapes world, held-out
+# pairs), 7a (CLIP).
 
 # %%
 import math
@@ -68,15 +69,15 @@ seed_everything(0)
 # %% [markdown]
 # ## 1. Images as tokens
 #
-# The shipped dVAE of chapter 3 maps a 32 × 32 image to an 8 × 8 grid of integers in 0 … 255 (each code stands
+# The shipped VQ-VAE of chapter 3 maps a 32 × 32 image to an 8 × 8 grid of integers in 0 … 255 (each code stands
 # for a 4 × 4 patch) and back. Eight test scenes, their code grids, and the images rebuilt from the codes alone:
 
 # %%
-dvae = load_pretrained("shapes_dvae", device)
+image_tokenizer = load_pretrained("shapes_vqvae", device)
 scenes = ShapesWorld(8, 32, seed=5, split="test").batch(0, 8)
 with torch.no_grad():
-    codes = dvae.encode(scenes.images.to(device))
-    rebuilt = dvae.decode(codes)
+    codes = image_tokenizer.encode(scenes.images.to(device))
+    rebuilt = image_tokenizer.decode(codes)
 fig, axes = plt.subplots(3, 8, figsize=(13, 5.2))
 for i in range(8):
     axes[0, i].imshow(((scenes.images[i].permute(1, 2, 0) + 1) / 2).clamp(0, 1))
@@ -101,25 +102,27 @@ for caption in scenes.captions[:3]:
 assert codes.shape == (8, 8, 8) and codes.dtype == torch.long and 0 <= codes.min() and codes.max() < 256
 
 # %% [markdown]
-# Even the empty background is spelled with many different codes (the commonest covers only about a tenth of the
-# positions: chapter 3's near-synonyms for "nothing here"), and objects with others. To the transformer an image is
-# now 64 words from a vocabulary of 256, read in raster order (along the top row, then the next row).
+# Even the empty background is spelled with many different codes (the commonest covers only 7 % of the positions
+# here): the top row and the corners have codes of their own — the encoder's convolutions see the image border —
+# and inside, several near-synonyms for "nothing here" share the work. To the transformer an image is now 64 words
+# from a vocabulary of 256, read in raster order (along the top row, then the next row).
 #
-# **The tokenizer sets a ceiling.** The transformer can only choose codes; the dVAE decoder draws them. Chapter 3
-# showed that this dVAE softens small outlines. How much does that cost, in the measure this chapter ends with? The
-# shapes judge (chapter 6c) on the fidelity benchmark's own captions, rendered exactly and passed through the dVAE
-# (100 captions per group):
+# **The tokenizer sets a ceiling.** The transformer can only choose codes; the tokenizer's decoder draws them.
+# Chapter 3 showed that the VQ-VAE keeps most small outlines (and that the dVAE rounds off half of them). What does
+# the round trip still cost, in the measure this chapter ends with? The shapes judge (chapter 6c) on the fidelity
+# benchmark's own captions, rendered exactly and passed through the tokenizer (100 captions per group):
 
 # %%
-ceiling = tokenizer_ceiling(dvae, 100)
+ceiling = tokenizer_ceiling(image_tokenizer, 100)
 for group in ("seen, 1 object", "held-out, 1 object", "seen, 2 objects", "held-out, 2 objects"):
     print(f"{group:22s} {ceiling[group]:.0%} of the rebuilt renders read exactly as captioned (originals: 100 %)")
 assert ceiling["fidelity"] < 1
 
 # %% [markdown]
 # So even a perfect transformer, one that always picked the codes of a true picture of the caption, would score
-# only about this much with this tokenizer: mostly the shape is lost (a small square's corners round off, a cross
-# thickens). Keep these numbers in mind for section 10.
+# only about this much with this tokenizer: what it loses is mostly a small shape's outline (the small blue hexagon
+# above comes back rounder). Chapter 3's dVAE would cap it at about half these numbers on one object and a third on
+# two. Keep them in mind for section 10.
 #
 # ## 2. One stream: caption tokens, then image tokens
 #
@@ -212,8 +215,8 @@ print(f"{len(batch[0])} captions in a training batch, {sum(c == '' for c in batc
 # %% [markdown]
 # ## 4. Train a mini DALL-E for a minute
 #
-# A smaller GPT-2 (2 layers × 96) on batches of 32 shapes-world scenes, tokenized by the frozen dVAE on the fly. The
-# shipped `dalle` trained the model above (4 layers × 192) for 3000 steps of 64 (`python -m t2ilib train dalle`).
+# A smaller GPT-2 (2 layers × 96) on batches of 32 shapes-world scenes, tokenized by the frozen VQ-VAE on the fly. The
+# shipped `dalle` trained the model above (4 layers × 192) for 2500 steps of 64 (`python -m t2ilib train dalle`).
 
 # %%
 seed_everything(0)
@@ -238,7 +241,7 @@ assert sum(loss[-10:]) / 10 < sum(loss[:10]) / 10 - 1.5
 #
 # Sampling = the caption's T tokens as the prompt, then 64 steps of "compute the next-token distribution, restrict
 # it to image ids, draw one". Below, one caption: the grid after 0, 8, 16, … 64 tokens (positions not drawn yet
-# hold the commonest background code of section 1), decoded by the dVAE at each stage.
+# hold the commonest background code of section 1), decoded by the VQ-VAE at each stage.
 
 # %%
 dalle = load_pretrained("dalle", device)
@@ -312,6 +315,13 @@ print(f"first image token of '{caption}': the top-p 0.8 nucleus holds {kept} of 
 assert 1 <= kept <= 256
 
 # %% [markdown]
+# The first token is the top-left corner, which is background in almost every scene: one code holds more than 80 %
+# of the probability. In these 24 images (one seed per column, a single run) the commonest failure is not a wrong
+# shape but *stray objects*: blobs besides the triangle in 3 of the 6 images at temperature 1 and 2 of 6 with top-k
+# 8, against 1 of 6 at temperature 0.7 and 1 of 6 with top-p 0.8. A stray code drawn from the tail of the
+# distribution, somewhere in the background, decodes to a blob — which is exactly what lower temperature and top-p
+# cut off. Several images also draw the triangle as a rounded blob.
+#
 # ## 8. Classifier-free guidance for tokens
 #
 # In training, 10 % of the captions were replaced by the empty caption (condition dropout), so the one model knows
@@ -364,10 +374,13 @@ show_captioned(images, [f"s = {s:g}: {c}" for c in pair for s in (1.0, 3.0) for 
 plt.show()
 
 # %% [markdown]
-# In this run the one-object caption looks alike at both scales. For the two-object caption, s = 1 mixes up the
-# colours (red and yellow objects appear, which the caption does not name); at s = 3 every image has a purple object
-# above an orange one, but the shapes are often blobs or sit on the wrong object: shape is the weak spot of both the
-# tokenizer and the transformer.
+# In this run guidance *hurts* the one-object caption: at s = 1 all six images show one green diamond on the right;
+# at s = 3 every one of the six gains a stray mark or blob (green, purple, pink, yellow), and most diamonds are
+# misshapen. For the
+# two-object caption both scales draw a purple cross above an orange hexagon in nearly every image (at s = 3 one
+# image gains a third, teal object; some hexagons come out round). Guidance amplifies every difference between the
+# captioned and the empty-caption prediction, including small, noisy ones in the background. Section 10 measures
+# it on 500 captions per group.
 #
 # ## 9. Reranking with CLIP
 #
@@ -399,9 +412,10 @@ picked = generate(dalle, rerank_captions, guidance=3.0, seed=4, candidates=8, cl
 assert torch.equal(picked, candidates[best + torch.arange(2) * 8])
 
 # %% [markdown]
-# CLIP ranks low the candidates with a wrong colour, a missing object or a wrong place; it is less sure about shapes
-# (chapter 7a: its zero-shot shape accuracy is the weakest of the four attributes), and reranking can only choose
-# among what the transformer drew.
+# In this run CLIP scores lowest the candidates with a stray third object below the hexagon (0.382, 0.792, 0.821)
+# and the blue circle with a purple smear (0.792), and keeps clean pictures of both captions. It is less sure about
+# shapes (chapter 7a: its zero-shot shape accuracy is the weakest of the four attributes), and reranking can only
+# choose among what the transformer drew.
 
 # %% [markdown]
 # ## 10. How good is it? A small measurement, and the benchmark
@@ -417,42 +431,54 @@ print(f"{r['seconds']:.0f} s")
 assert (r["seen, 1 object"] + r["held-out, 1 object"]) / 2 >= 0.2
 
 # %% [markdown]
+# On 64 captions per group: about a third of the one-object captions and 30-42 % of the two-object ones are drawn
+# right at guidance 3 — far below the tokenizer's ceiling. Small samples swing by several points; the benchmark
+# below uses 500 per group.
+#
 # `python -m t2ilib.eval.dalle_benchmark` measures 500 captions per group for four rows on the same captions: the
 # diffusion model `shapes_scratch` (chapter 6c), and `dalle` unguided, guided (s = 3), and guided + best of 8 by CLIP;
-# then the sampling time with and without the cache. One run of it (CPU, 2 threads):
+# then the sampling time with and without the cache. One run of it (CPU, 2 threads; the `shapes_scratch` row is from
+# an earlier run of the same command, which `--skip-diffusion` leaves out when only `dalle` changes):
 #
 # | model | sampling | seen, 1 object | seen, 2 objects | held-out, 1 object | held-out, 2 objects | mean | seconds |
 # |---|---|---|---|---|---|---|---|
-# | shapes_dvae round trip | the captions' own renders → tokens → image | 54.4 % | 24.4 % | 45.6 % | 20.2 % | 36.1 % | – |
+# | shapes_vqvae round trip | the captions' own renders → tokens → image | 92.6 % | 79.8 % | 85.4 % | 73.8 % | 82.9 % | – |
 # | shapes_scratch | diffusion, DDIM 25 steps, guidance 3 | 100.0 % | 96.6 % | 100.0 % | 91.2 % | 97.0 % | 1402 |
-# | dalle | autoregressive, guidance 1 (none) | 43.8 % | 3.4 % | 31.6 % | 2.2 % | 20.2 % | 32 |
-# | dalle | autoregressive, guidance 3 | 43.0 % | 5.4 % | 29.6 % | 4.4 % | 20.6 % | 56 |
-# | dalle | autoregressive, guidance 3, best of 8 by CLIP | 60.2 % | 16.4 % | 46.2 % | 8.0 % | 32.7 % | 569 |
+# | dalle | autoregressive, guidance 1 (none) | 80.4 % | 31.6 % | 61.6 % | 23.4 % | 49.2 % | 39 |
+# | dalle | autoregressive, guidance 3 | 32.8 % | 45.4 % | 26.2 % | 29.2 % | 33.4 % | 60 |
+# | dalle | autoregressive, guidance 3, best of 8 by CLIP | 69.0 % | 68.0 % | 61.0 % | 46.2 % | 61.1 % | 566 |
 #
-# Sampling time per image, 32 two-object captions in one batch at guidance 3: 0.058 s with the key-value cache,
-# 0.608 s without (10.4× slower), the same codes both ways. (Section 6's 8 captions gain less: the smaller the
+# Sampling time per image, 32 two-object captions in one batch at guidance 3: 0.0553 s with the key-value cache,
+# 0.554 s without (10.0× slower), the same codes both ways. (Section 6's 8 captions gain less: the smaller the
 # batch, the more of the time is Python overhead per step.)
 #
-# What the table shows. **The tokenizer is the first limit**: the judge reads only about half of the one-object
-# captions' own renders right after the dVAE round trip, a quarter of the two-object ones; the diffusion model,
-# which draws pixels, has no such bottleneck and reads right 97 % of the time. **The transformer is the second**:
-# with one object it gets close to the tokenizer's ceiling (43 % of 54 % seen), with two objects it stays far below
-# it (5 % of 24 %). Guidance changes little here (a single run: +2 points on two objects, −1 to −2 on one object);
-# **reranking helps most**: the best of 8 by CLIP lifts one object from 43 % to 60 % (seen) and two objects from
-# 5 % to 16 %, at 8 times the sampling cost, which is what DALL-E paid 512 times over.
+# What the table shows (one run). **The tokenizer is no longer the main limit**: the judge still reads 93 % / 85 %
+# of the one-object captions' own renders right after the VQ-VAE round trip (seen / held-out), 80 % / 74 % of the
+# two-object ones (through the dVAE of chapter 3 it was 54 % / 46 % and 24 % / 20 %). **The transformer is**:
+# unguided it draws one object right 80 % / 62 % of the time and two objects 32 % / 23 %, while the diffusion model,
+# which draws pixels, reads right 97 % on average. **Guidance cuts both ways**: s = 3 lifts two objects (32 → 45 %
+# seen, 23 → 29 % held-out) but ruins one object (80 → 33 %, 62 → 26 %), mostly with stray extra objects as in
+# section 8 — the recipe's own measurement at s = 3 (100 captions per group) rejects 41 % / 31 % of the one-object
+# images for an extra object. **Reranking helps most**: the best of 8 by CLIP lifts two objects from 45 % to 68 %
+# (seen) and from 29 % to 46 % (held-out), and mends much of the guided one-object loss (33 → 69 %, 26 → 61 %), at 8
+# times the sampling cost — what DALL-E paid 512 times over. Held-out pairs stay below seen ones in every row:
+# composing a (colour, shape) pair never seen in training is the hard part. The training loss was still falling
+# when the 2500 steps ended, so a longer run should do better; the shipped model is what a CPU trains in about an
+# hour.
 # So this miniature reproduces DALL-E's machinery but not its quality; the full-scale system tokenized 256 px images
 # into 32 × 32 grids of 8192 codes and had 12 billion parameters trained on 250 million pairs. Later systems draw
 # by diffusion instead, in pixels (DALL-E 2's decoder, Imagen, chapters 8-9) or in an autoencoder's continuous
 # latents (latent diffusion, chapter 10).
 #
-# What is the same as DALL-E: a frozen dVAE tokenizer trained first; one decoder-only transformer over [text tokens,
+# What is the same as DALL-E: a frozen image tokenizer trained first; one decoder-only transformer over [text tokens,
 # image tokens] with separate text positions and row + column image positions; the 1/8 : 7/8 loss weighting;
 # token-by-token sampling; reranking candidates with a contrastive model.
 #
-# What differs: ~1.9 M parameters instead of 12 billion; 8 × 8 image tokens from 256 codes instead of 32 × 32 from
-# 8192; 16 word tokens of a 68-word vocabulary instead of 256 byte-pair tokens from 16 384; dense causal attention
-# instead of sparse row / column / convolutional masks; 192 000 generated scenes (3000 steps of 64) instead of 250
-# million web pairs; classifier-free guidance, which DALL-E did not use; 8 candidates instead of 512.
+# What differs: ~1.9 M parameters instead of 12 billion; 8 × 8 image tokens from 256 codes of a VQ-VAE instead of
+# 32 × 32 from 8192 of a dVAE (chapter 3: at this scale the course's dVAE loses half the small shapes); 16 word
+# tokens of a 68-word vocabulary instead of 256 byte-pair tokens from 16 384; dense causal attention instead of
+# sparse row / column / convolutional masks; 160 000 generated scenes (2500 steps of 64) instead of 250 million web
+# pairs; classifier-free guidance, which DALL-E did not use; 8 candidates instead of 512.
 #
 # **Exercises in this chapter:** 7b.1 DALL-E's loss, 7b.2 nucleus filtering, 7b.3 guided next-token distribution.
 # Next, chapter 8: DALL-E 2 draws images by diffusion, from CLIP's image embedding.

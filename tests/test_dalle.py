@@ -188,10 +188,18 @@ def test_dalle_benchmark_prints_fidelity_beside_diffusion_and_the_cache_timing()
                         "--timing-n", "2", "--device", "cpu"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     fidelity, timing = _tables(r.stdout)
-    assert [row[0] for row in fidelity[2:]] == ["shapes_dvae round trip", "shapes_scratch", "dalle", "dalle", "dalle"]
+    assert [row[0] for row in fidelity[2:]] == ["shapes_vqvae round trip", "shapes_scratch", "dalle", "dalle", "dalle"]
     assert "best of 2 by CLIP" in fidelity[-1][1]
     assert [row[0] for row in timing[2:]] == ["on", "off"] and timing[2][2] == "True"
     assert float(timing[2][1]) < float(timing[3][1])
+
+
+def test_dalle_benchmark_can_leave_out_the_diffusion_row(capsys):
+    from t2ilib.eval.dalle_benchmark import main
+
+    main(["--n", "1", "--candidates", "2", "--timing-n", "0", "--skip-diffusion", "--device", "cpu"])
+    (fidelity,) = _tables(capsys.readouterr().out)
+    assert [row[0] for row in fidelity[2:]] == ["shapes_vqvae round trip", "dalle", "dalle", "dalle"]
 
 
 def test_generate_from_the_command_line_with_mini_dalle(tmp_path, capsys):

@@ -11,12 +11,15 @@ data ... 1/8 for the text and 7/8 for the image"):
 
     loss = 1/8 * mean_{text positions} CE(next token) + 7/8 * mean_{image positions} CE(next token)
 
-Images become tokens through the shipped dVAE (``shapes_dvae``: 32 x 32 RGB -> 8 x 8 codes of 256, chapter 3),
-which the model names (``image_tokenizer``) but does not contain: it is loaded from its own checkpoint, frozen.
+Images become tokens through a shipped image tokenizer of chapter 3 (32 x 32 RGB -> 8 x 8 codes of 256), which the
+model names (``image_tokenizer``: ``shapes_vqvae`` or ``shapes_dvae``) but does not contain: it is loaded from its
+own checkpoint, frozen.
 
 Where the miniature differs: DALL-E has 12 B parameters, 64 layers, 256 BPE text tokens, 32 x 32 image tokens from
-a vocabulary of 8192, sparse (row / column / convolutional) attention masks and 250 M web pairs; this one has a
-few million parameters, dense causal attention, word tokens of the course's captions and 8 x 8 image tokens.
+a vocabulary of 8192 from a dVAE, sparse (row / column / convolutional) attention masks and 250 M web pairs; this
+one has a few million parameters, dense causal attention, word tokens of the course's captions and 8 x 8 image
+tokens from a VQ-VAE (the course's dVAE rounds off small shapes, which caps what any model drawing through it can
+get right; chapter 3 measures both tokenizers).
 """
 
 from __future__ import annotations
@@ -62,7 +65,7 @@ class MiniDalle(Describable, nn.Module):
     """Caption -> 8 x 8 image tokens, autoregressively. ``text_vocab``: the word tokenizer's words in id order."""
 
     def __init__(self, text_vocab: tuple[str, ...], text_len: int = 18, grid: int = 8, image_vocab: int = 256,
-                 width: int = 256, layers: int = 6, heads: int = 8, image_tokenizer: str = "shapes_dvae"):
+                 width: int = 256, layers: int = 6, heads: int = 8, image_tokenizer: str = "shapes_vqvae"):
         super().__init__()
         if tuple(text_vocab[:len(SPECIAL_TOKENS)]) != SPECIAL_TOKENS:
             raise ValueError(f"text_vocab: expected the special tokens {SPECIAL_TOKENS} first")
@@ -128,7 +131,7 @@ class MiniDalle(Describable, nn.Module):
     # ------------------------------------------------------------------------------------------- images
     @property
     def image_tokenizer(self) -> nn.Module:
-        """The frozen dVAE that turns images into codes and back (loaded from its own shipped checkpoint)."""
+        """The frozen image tokenizer that turns images into codes and back (from its own shipped checkpoint)."""
         return _image_tokenizer(self.image_tokenizer_name)
 
     @torch.no_grad()

@@ -14,8 +14,8 @@ guidance for autoregressive decoding, and reranking by CLIP.
 
   s = 1 is plain sampling; s > 1 sharpens towards what the caption adds. ``transformers`` implements exactly this
   (``guidance_scale`` with ``negative_prompt_ids``: :func:`guided_log_probs` is the formula, checked against it).
-* **Reranking** (DALL-E, Sec. 2.6: 512 samples per caption, the best 32 by a contrastive model, CLIP): draw ``candidates`` images per
-  caption and keep the one the course's CLIP scores highest.
+* **Reranking** (DALL-E, Sec. 2.6: 512 samples per caption, the best 32 by a contrastive model, CLIP): draw
+  ``candidates`` images per caption and keep the one the course's CLIP scores highest.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def _check_sampling(guidance, temperature, top_k, top_p) -> None:
 @torch.no_grad()
 def sample_codes(model, captions: list[str], guidance: float = 1.0, temperature: float = 1.0, top_k: int | None = None,
                  top_p: float | None = None, seed: int = 0, use_cache: bool = True) -> torch.Tensor:
-    """(N, G, G) dVAE codes, one grid per caption, drawn by ``generate`` (seeded; the global RNG is left as it was)."""
+    """(N, G, G) image codes, one grid per caption, drawn by ``generate`` (seeded; the global RNG is left as it was)."""
     _check_sampling(guidance, temperature, top_k, top_p)
     model.eval()
     ids = model.text_ids(list(captions))

@@ -1,4 +1,5 @@
-"""DALL-E's token stream: a caption's text tokens followed by an image's grid of dVAE codes, as one sequence.
+"""DALL-E's token stream: a caption's text tokens followed by an image's grid of codes (chapter 3's tokenizer), as
+one sequence.
 
 Ramesh et al. 2021, Sec. 2.2 and Appendix B.1: up to 256 BPE text tokens and 32 x 32 = 1024 image tokens are
 concatenated and modelled autoregressively by one transformer. The course's stream:
@@ -53,14 +54,14 @@ class StreamPositions(nn.Module):
 
 
 def image_token_ids(codes: torch.Tensor, text_vocab: int) -> torch.Tensor:
-    """dVAE codes (N, G, G) -> stream ids (N, G*G) in raster order, offset by the text vocabulary."""
+    """Image codes (N, G, G) -> stream ids (N, G*G) in raster order, offset by the text vocabulary."""
     if codes.ndim != 3 or codes.shape[1] != codes.shape[2]:
         raise ValueError(f"codes: expected a square grid (N, G, G), got {tuple(codes.shape)}")
     return codes.reshape(len(codes), -1).long() + text_vocab
 
 
 def image_codes(ids: torch.Tensor, text_vocab: int, grid: int) -> torch.Tensor:
-    """Stream ids of the image part (N, G*G) -> dVAE codes (N, G, G)."""
+    """Stream ids of the image part (N, G*G) -> image codes (N, G, G)."""
     codes = ids.long() - text_vocab
     if codes.min() < 0:
         raise ValueError("ids: the image part holds a text token (every id must be >= the text vocabulary size)")

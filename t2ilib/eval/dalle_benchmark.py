@@ -3,12 +3,13 @@ guidance and CLIP reranking add, and what the key-value cache saves.
 
     python -m t2ilib.eval.dalle_benchmark            # 500 captions per group (the chapter's numbers)
     python -m t2ilib.eval.dalle_benchmark --n 100    # quicker
+    python -m t2ilib.eval.dalle_benchmark --skip-diffusion   # without the shapes_scratch row (most of the time)
 
 Every row draws the same captions per group (:func:`t2ilib.eval.fidelity.shapes_fidelity`, caption seed fixed) and
 is judged by the shapes probe. Rows: the tokenizer's ceiling (the captions' own renders, encoded to tokens and
-decoded: what the judge still reads right through the dVAE), ``shapes_scratch`` (diffusion, DDIM 25 steps, guidance 3), then ``dalle``
-unguided, guided, and guided with the best of ``--candidates`` samples per caption by the course's CLIP
-(DALL-E's reranking). The timing table samples the same captions with and without the key-value cache (same seed:
+decoded: what the judge still reads right through the image tokenizer), ``shapes_scratch`` (diffusion, DDIM 25
+steps, guidance 3), then ``dalle`` unguided, guided, and guided with the best of ``--candidates`` samples per caption
+by the course's CLIP (DALL-E's reranking). The timing table samples the same captions with and without the key-value cache (same seed:
 the same codes, which it checks) and reports seconds per image.
 """
 
@@ -66,6 +67,9 @@ def main(argv=None) -> None:
     p.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance scale of the guided rows")
     p.add_argument("--candidates", type=int, default=8, help="samples per caption for CLIP reranking")
     p.add_argument("--timing-n", type=int, default=32, help="captions for the key-value cache timing (0: skip)")
+    p.add_argument("--skip-diffusion", action="store_true",
+                   help="leave out the shapes_scratch row (two thirds of the time on a CPU; it does not change when "
+                        "dalle is retrained)")
     p.add_argument("--device", default=None, help="cpu, cuda or mps (default: best available)")
     add_precision_argument(p)
     args = p.parse_args(argv)
@@ -90,7 +94,7 @@ def main(argv=None) -> None:
     print(_table_row([f"{dalle.image_tokenizer_name} round trip", "the captions' own renders -> tokens -> image",
                       *(_pct(ceiling[g]) for g in groups), _pct(ceiling["fidelity"]), *("–" for _ in either), "–"]),
           flush=True)
-    for name, how, guidance, sampling in rows:
+    for name, how, guidance, sampling in rows[1 if args.skip_diffusion else 0:]:
         model = dalle if name == "dalle" else load_pretrained(name, device)
         r = shapes_fidelity(model, n_per_group=args.n, guidance=guidance, steps=25, sampling=sampling)
         print(_table_row([name, how, *(_pct(r[g]) for g in groups), _pct(r["fidelity"]),

@@ -1,8 +1,9 @@
 """Recipe for the DALL-E chapter (7b): ``dalle``, a mini DALL-E on the shapes world.
 
-Images of the shapes world's training stream become 8 x 8 grids of codes through the shipped, frozen ``shapes_dvae``
-(chapter 3); a 4-layer GPT-2 (192 wide, 6 heads, ~1.9 M parameters) learns the stream [caption tokens, image codes]
-with DALL-E's 1/8 text, 7/8 image loss weighting. 10 % of the captions are dropped to "" (condition dropout), so
+Images of the shapes world's training stream become 8 x 8 grids of codes through the shipped, frozen
+``shapes_vqvae`` (chapter 3: the judge reads its round trips right far more often than the dVAE's); a 4-layer GPT-2
+(192 wide, 6 heads, ~1.9 M parameters) learns the stream [caption tokens, image codes] with DALL-E's 1/8 text, 7/8
+image loss weighting. 10 % of the captions are dropped to "" (condition dropout), so
 the same model also knows p(image) and can be sampled with classifier-free guidance. Trained only on the
 ``"train"`` stream: six (colour, shape) pairs never appear, so held-out captions measure composition.
 
@@ -19,8 +20,8 @@ from t2ilib.recipes import Recipe, register
 from t2ilib.recipes.text import captioned_shapes
 from t2ilib.text.tokenizers import course_tokenizer
 
-DALLE_MODEL = dict(text_len=16, grid=8, image_vocab=256, width=192, layers=4, heads=6, image_tokenizer="shapes_dvae")
-DALLE_CONFIG = dict(steps=3000, lr=1e-3, warmup_steps=200, lr_schedule="cosine", grad_clip=1.0, ema_decay=0.999,
+DALLE_MODEL = dict(text_len=16, grid=8, image_vocab=256, width=192, layers=4, heads=6, image_tokenizer="shapes_vqvae")
+DALLE_CONFIG = dict(steps=2500, lr=1e-3, warmup_steps=200, lr_schedule="cosine", grad_clip=1.0, ema_decay=0.999,
                     log_every=50, checkpoint_every=100)
 DALLE_BATCH = 64
 EVAL = dict(n_per_group=100, guidance=3.0, seed=0)
@@ -37,7 +38,8 @@ def build_dalle() -> MiniDalle:
 
 
 def dalle_batches(model, device, batch: int = DALLE_BATCH):
-    """Step -> (captions, codes): shapes-world training scenes with condition dropout, tokenized by the dVAE."""
+    """Step -> (captions, codes): shapes-world training scenes with condition dropout, tokenized by the frozen image
+    tokenizer."""
     scenes = captioned_shapes(device, batch=batch)
 
     def at(step: int):
@@ -57,6 +59,6 @@ def evaluate_dalle(model, device, n_per_group: int = EVAL["n_per_group"]) -> dic
         return shapes_fidelity(model, n_per_group=n_per_group, guidance=EVAL["guidance"], seed=EVAL["seed"])
 
 
-register(Recipe(name="dalle", description="mini DALL-E: GPT-2 over [caption tokens, shapes_dvae codes], shapes world",
+register(Recipe(name="dalle", description="mini DALL-E: GPT-2 over [caption tokens, shapes_vqvae codes], shapes world",
                 build=build_dalle, config=DALLE_CONFIG, loss=dalle_loss, batches=dalle_batches,
                 evaluate=evaluate_dalle, metric="fidelity", tolerance=0.05, quick=QUICK))

@@ -19,8 +19,8 @@ from t2ilib.data import ShapesWorld, load_dataset
 from t2ilib.eval.metrics import psnr
 from t2ilib.recipes import Recipe, register
 from t2ilib.vae import (VQVAE, ConvVAE, DiscreteVAE, RestartingVQLoss, annealed_batches, binarized_batches,
-                        binarized_test_digits, bits_per_dim, dvae_loss, elbo_terms, importance_weighted_bound, perplexity,
-                        vae_loss)
+                        binarized_test_digits, bits_per_dim, dvae_loss, elbo_terms, importance_weighted_bound,
+                        perplexity, vae_loss)
 
 DIGIT_VAE_CONFIG = dict(steps=12000, lr=1e-3, warmup_steps=200, lr_schedule="cosine", grad_clip=5.0, log_every=50,
                         checkpoint_every=1000)
