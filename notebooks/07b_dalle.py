@@ -316,9 +316,9 @@ assert 1 <= kept <= 256
 
 # %% [markdown]
 # The first token is the top-left corner, which is background in almost every scene: one code holds more than 80 %
-# of the probability. In these 24 images (one seed per column, a single run) the commonest failure is not a wrong
-# shape but *stray objects*: blobs besides the triangle in 3 of the 6 images at temperature 1 and 2 of 6 with top-k
-# 8, against 1 of 6 at temperature 0.7 and 1 of 6 with top-p 0.8. A stray code drawn from the tail of the
+# of the probability. In these 24 images (the same seed in every row, a single run) the commonest failure is not a
+# wrong shape but *stray objects*: blobs besides the triangle in 3 of the 6 images at temperature 1 and 2 of 6 with
+# top-k 8, against 1 of 6 at temperature 0.7 and 1 of 6 with top-p 0.8. A stray code drawn from the tail of the
 # distribution, somewhere in the background, decodes to a blob — which is exactly what lower temperature and top-p
 # cut off. Several images also draw the triangle as a rounded blob.
 #
