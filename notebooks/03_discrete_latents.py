@@ -449,8 +449,8 @@ assert judged["rebuilt by shapes_vqvae"] > judged["rebuilt from tokens"]
 
 # %% [markdown]
 # On these 300 scenes the judge still reads 93 % of the VQ-VAE's round trips right against 49 % of the dVAE's, and
-# the pictures show why: the dVAE turns the small triangle, both crosses and the hexagon into round blobs, the
-# VQ-VAE keeps their corners. (The recipes' own measurement, 500 test scenes each: 92.6 % of one-object and 79.6 %
+# the pictures show why: the dVAE turns the small triangle, the two small crosses and the hexagon into round
+# blobs, the VQ-VAE keeps their corners (a single image each). (The recipes' own measurement, 500 test scenes each: 92.6 % of one-object and 79.6 %
 # of two-object scenes for the VQ-VAE, 48.4 % and 27.2 % for the dVAE.) A likely reason, from how the two are
 # trained: the dVAE's decoder learns from *noisy relaxed* samples — wherever the encoder is unsure, and the KL pull
 # towards the uniform prior keeps it unsure, the Gumbel noise hands the decoder a different code than the argmax
