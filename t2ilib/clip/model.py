@@ -98,6 +98,15 @@ class CLIP(Describable, nn.Module):
         """(N, embed_dim) unit vectors, one per caption."""
         return F.normalize(self.clip.get_text_features(**self.tokens(captions)).pooler_output.float(), dim=-1)
 
+    def encode_text_states(self, captions: list[str]) -> dict[str, torch.Tensor]:
+        """The caption embeddings (``embeds``, as :meth:`encode_text`) with the text transformer's final token states
+        (``states``, (N, max_tokens, text_width)) and their ``mask`` (1 = token, 0 = padding): what unCLIP's prior
+        reads ("the encoded text" and "the CLIP text embedding")."""
+        tokens = self.tokens(captions)
+        out = self.clip.get_text_features(**tokens)
+        return {"embeds": F.normalize(out.pooler_output.float(), dim=-1), "states": out.last_hidden_state.float(),
+                "mask": tokens["attention_mask"]}
+
     def encode_images(self, images: torch.Tensor) -> torch.Tensor:
         """(N, embed_dim) unit vectors, one per image (float (N, C, H, W) in [-1, 1])."""
         expected = (self.channels, self.image_size, self.image_size)

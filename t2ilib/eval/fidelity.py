@@ -47,7 +47,7 @@ def digit_captions(n: int, seed: int = CAPTION_SEED) -> list[str]:
 @torch.no_grad()
 def shapes_fidelity(model, probe=None, *, n_per_group: int = 100, guidance: float = 3.0, steps: int = 25,
                     seed: int = 0, threshold="static", groups=tuple(GROUPS), containing: tuple[str, ...] = (),
-                    sampling: dict | None = None) -> dict:
+                    sampling: dict | None = None, caption_seed: int = CAPTION_SEED) -> dict:
     """Fidelity per caption group, their mean (``fidelity``) and the sampling time. Per group also
     ``"<group>, extra objects"``: the fraction of images with more objects than the caption names. For two-object
     groups also ``"<group>, either order"``: the fraction of images that show the right two objects in the right
@@ -56,7 +56,9 @@ def shapes_fidelity(model, probe=None, *, n_per_group: int = 100, guidance: floa
     ``n_per_group`` per group) that contain every one of these phrases, e.g. ``("orange diamond", "yellow")``;
     ``"<group>, n"`` says how many were kept. The model is a text-conditioned denoiser (``steps`` DDIM steps,
     ``threshold``) or a :class:`~t2ilib.dalle.MiniDalle` (``sampling``: the options of
-    :func:`t2ilib.dalle.generate`, e.g. ``{"top_k": 32, "candidates": 8, "clip": clip}``)."""
+    :func:`t2ilib.dalle.generate`, e.g. ``{"top_k": 32, "candidates": 8, "clip": clip}``). ``caption_seed``: another
+    draw of captions from the same groups (e.g. to choose sampling settings on captions the reported numbers do not
+    use)."""
     from t2ilib.checkpoint import load_pretrained
     from t2ilib.eval.shapes_probe import caption_readings, judge_images
 
@@ -66,7 +68,7 @@ def shapes_fidelity(model, probe=None, *, n_per_group: int = 100, guidance: floa
         if group not in GROUPS:
             raise ValueError(f"groups: expected names from {list(GROUPS)}, got {group!r}")
         split, k = GROUPS[group]
-        world = ShapesWorld(n_per_group, 32, CAPTION_SEED, split, n_objects=k)
+        world = ShapesWorld(n_per_group, 32, caption_seed, split, n_objects=k)
         scenes = [sc for sc in map(world.scene, range(n_per_group)) if all(p in sc.caption for p in containing)]
         captions = [sc.caption for sc in scenes]
         out[f"{group}, n"] = len(captions)
