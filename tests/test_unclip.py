@@ -159,3 +159,32 @@ def test_text_diff_starts_at_the_image_and_turns_towards_the_caption_difference(
     assert torch.allclose(path[-1], z_d, atol=1e-5)
     toward = (path @ z_d).tolist()
     assert toward == sorted(toward)
+
+
+def test_the_recipes_batches_feed_their_losses(monkeypatch):
+    import t2ilib.recipes.unclip as recipe
+    from t2ilib.recipes.diffusion import denoising_loss
+
+    monkeypatch.setitem(recipe.BATCH, "decoder", 6)
+    monkeypatch.setitem(recipe.BATCH, "prior", 6)
+    torch.manual_seed(0)
+    decoder = UnclipDecoder(**{**recipe.DECODER_MODEL, "channels": (16, 32, 32)})
+    x0, t, eps, z = recipe.decoder_batches(decoder, "cpu")(0)
+    assert x0.shape == (6, 3, 32, 32) and z.shape == (6, 96) and t.shape == (6,) and eps.shape == x0.shape
+    assert torch.isfinite(denoising_loss(decoder, "cpu")(decoder, (x0, t, eps, z)))
+    prior = DiffusionPrior(**{**recipe.PRIOR_MODEL, "width": 32, "layers": 1})
+    z_i, cond, g = recipe.prior_batches(prior, "cpu")(3)
+    assert z_i.shape == (6, 96) and cond["text_states"].shape == (6, 20, 96)
+    assert torch.isfinite(recipe.prior_loss(prior, "cpu")(prior, (z_i, cond, g)))
+
+
+def test_the_benchmarks_measure_tiny_models(clip):
+    from t2ilib.eval.unclip_benchmark import prior_similarity, variation_fidelity
+
+    torch.manual_seed(0)
+    dec = UnclipDecoder(**{**TINY_DECODER, "resolution": 32})
+    r = variation_fidelity(dec, clip, n_per_group=2, steps=2)
+    assert set(r) >= {"seen, 1 object", "held-out, 2 objects", "fidelity"} and 0 <= r["fidelity"] <= 1
+    prior = DiffusionPrior(**TINY_PRIOR)
+    s = prior_similarity(prior, clip, n=4, steps=2, bank=20)
+    assert -1 <= s["cosine to the true embedding"] <= 1 and s["nearest training image, held-out"] <= 1
