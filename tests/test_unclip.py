@@ -188,3 +188,19 @@ def test_the_benchmarks_measure_tiny_models(clip):
     prior = DiffusionPrior(**TINY_PRIOR)
     s = prior_similarity(prior, clip, n=4, steps=2, bank=20)
     assert -1 <= s["cosine to the true embedding"] <= 1 and s["nearest training image, held-out"] <= 1
+
+
+def test_unclip_end_to_end_through_the_fidelity_measurement(clip, monkeypatch):
+    from t2ilib.eval.fidelity import shapes_fidelity
+    from t2ilib.unclip import Unclip
+    import t2ilib.unclip.prior as prior_module
+
+    monkeypatch.setattr(prior_module, "_frozen_clip", lambda name: clip)
+    torch.manual_seed(0)
+    model = Unclip(DiffusionPrior(**TINY_PRIOR), UnclipDecoder(**{**TINY_DECODER, "resolution": 32}))
+    r = shapes_fidelity(model, n_per_group=2, steps=2, groups=("seen, 1 object",), sampling={"prior_steps": 2})
+    assert 0 <= r["seen, 1 object"] <= 1 and r["seen, 1 object, n"] == 2
+    no_prior = model.generate(["a red circle"], use_prior=False, steps=2)
+    assert no_prior.shape == (1, 3, 32, 32)
+    with pytest.raises(ValueError, match="decoder: expected CLIP embeddings of the prior's size 16"):
+        Unclip(DiffusionPrior(**TINY_PRIOR), UnclipDecoder(**{**TINY_DECODER, "embed_dim": 8}))

@@ -56,7 +56,9 @@ def shapes_fidelity(model, probe=None, *, n_per_group: int = 100, guidance: floa
     ``n_per_group`` per group) that contain every one of these phrases, e.g. ``("orange diamond", "yellow")``;
     ``"<group>, n"`` says how many were kept. The model is a text-conditioned denoiser (``steps`` DDIM steps,
     ``threshold``) or a :class:`~t2ilib.dalle.MiniDalle` (``sampling``: the options of
-    :func:`t2ilib.dalle.generate`, e.g. ``{"top_k": 32, "candidates": 8, "clip": clip}``). ``caption_seed``: another
+    :func:`t2ilib.dalle.generate`, e.g. ``{"top_k": 32, "candidates": 8, "clip": clip}``) or an
+    :class:`~t2ilib.unclip.Unclip` (``guidance`` is the decoder's; ``sampling``: other options of
+    :func:`t2ilib.unclip.generate`, e.g. ``{"prior_guidance": 2.0}``). ``caption_seed``: another
     draw of captions from the same groups (e.g. to choose sampling settings on captions the reported numbers do not
     use)."""
     from t2ilib.checkpoint import load_pretrained
@@ -192,12 +194,15 @@ def order_sensitivity(model, *, n: int = 128, timesteps=(900, 700, 500), seed: i
 
 def _generate(model, captions, guidance, steps, seed, threshold, sampling=None):
     from t2ilib.dalle import MiniDalle
+    from t2ilib.unclip import Unclip
 
     model.eval()
     if isinstance(model, MiniDalle):
         from t2ilib.dalle import generate
 
         return generate(model, captions, guidance=guidance, seed=seed, **(sampling or {})).cpu()
+    if isinstance(model, Unclip):
+        return model.generate(captions, decoder_guidance=guidance, steps=steps, seed=seed, **(sampling or {})).cpu()
     from t2ilib.text.denoiser import generate
 
     if sampling:

@@ -2,7 +2,7 @@
 diffusion decoder (CLIP image embedding -> image)."""
 
 from t2ilib.unclip.decoder import UnclipDecoder
-from t2ilib.unclip.pipeline import generate, interpolate, slerp, text_diff, variations
+from t2ilib.unclip.pipeline import Unclip, generate, interpolate, slerp, text_diff, variations
 from t2ilib.unclip.prior import DiffusionPrior
 
-__all__ = ["DiffusionPrior", "UnclipDecoder", "generate", "interpolate", "slerp", "text_diff", "variations"]
+__all__ = ["DiffusionPrior", "Unclip", "UnclipDecoder", "generate", "interpolate", "slerp", "text_diff", "variations"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, w: float | torch.Tensor) -> torch.Tensor:
@@ -42,6 +43,36 @@ def generate(prior, decoder, captions: list[str], *, use_prior: bool = True, pri
     else:
         z = prior.clip.encode_text(list(captions))
     return decoder.generate(z, guidance=decoder_guidance, steps=steps, seed=seed)
+
+
+class Unclip(nn.Module):
+    """The prior and the decoder as one text-to-image model (each half is its own checkpoint):
+    ``Unclip.pretrained()`` loads the shipped ``unclip_prior`` and ``unclip_decoder``."""
+
+    def __init__(self, prior, decoder):
+        super().__init__()
+        if prior.embed_dim != decoder.embed_dim:
+            raise ValueError(f"decoder: expected CLIP embeddings of the prior's size {prior.embed_dim}, got a decoder "
+                             f"for {decoder.embed_dim}")
+        self.prior, self.decoder = prior, decoder
+
+    @classmethod
+    def pretrained(cls, device: torch.device | str = "cpu") -> "Unclip":
+        from t2ilib.checkpoint import load_pretrained
+
+        return cls(load_pretrained("unclip_prior", device), load_pretrained("unclip_decoder", device)).eval()
+
+    @property
+    def tokenizer(self):
+        return self.prior.clip.tokenizer
+
+    @property
+    def max_tokens(self) -> int:
+        return self.prior.max_tokens
+
+    def generate(self, captions: list[str], **options) -> torch.Tensor:
+        """:func:`generate` with this prior and decoder."""
+        return generate(self.prior, self.decoder, captions, **options)
 
 
 @torch.no_grad()
