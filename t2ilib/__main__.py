@@ -56,7 +56,7 @@ def _cmd_generate(args) -> int:
     import torch
 
     from t2ilib.checkpoint import load_pretrained
-    from t2ilib.dalle import MiniDalle
+    from t2ilib.dalle import DALLE_SAMPLING, MiniDalle
     from t2ilib.dalle import generate as generate_tokens
     from t2ilib.data.paths import checkpoint_dir
     from t2ilib.precision import resolve_precision
@@ -83,23 +83,26 @@ def _cmd_generate(args) -> int:
     try:
         with torch.inference_mode():
             if isinstance(model, MiniDalle):
-                images = generate_tokens(model, [prompt] * args.n, guidance=args.guidance, seed=args.seed,
-                                         temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                guidance = DALLE_SAMPLING["guidance"] if args.guidance is None else args.guidance
+                top_p = DALLE_SAMPLING["top_p"] if args.top_p is None else args.top_p
+                images = generate_tokens(model, [prompt] * args.n, guidance=guidance, seed=args.seed,
+                                         temperature=args.temperature, top_k=args.top_k, top_p=top_p,
                                          candidates=args.candidates,
                                          clip=load_pretrained("clip", args.device or "cpu") if args.candidates > 1
                                          else None)
                 how = (f"{model.image_len} image tokens, temperature {args.temperature}, top-k {args.top_k}, "
-                       f"top-p {args.top_p}, best of {args.candidates} by CLIP")
+                       f"top-p {top_p}, best of {args.candidates} by CLIP")
                 device = model.gpt.device
             else:
-                images = generate(model, [prompt] * args.n, guidance=args.guidance, steps=args.steps,
+                guidance = 3.0 if args.guidance is None else args.guidance
+                images = generate(model, [prompt] * args.n, guidance=guidance, steps=args.steps,
                                   seed=args.seed, threshold=args.threshold)
                 how, device = f"{args.steps} DDIM steps", model.vocab_checksum.device
     except ValueError as e:
         print(f"error ({name}): {e}", file=sys.stderr)
         return 2
     path = save_grid(images, args.out, nrow=min(args.n, 8))
-    print(f"wrote {path}: {args.n} image(s) of {prompt!r} from {name} (guidance {args.guidance}, {how}, seed "
+    print(f"wrote {path}: {args.n} image(s) of {prompt!r} from {name} (guidance {guidance}, {how}, seed "
           f"{args.seed}, {resolve_precision(None, device)}) in {time.perf_counter() - t0:.1f} s")
     return 0
 
@@ -173,13 +176,15 @@ def main(argv=None) -> int:
                    "(digits if the prompt names one, else shapes_scratch, the better shapes model)")
     s.add_argument("--n", type=int, default=4, help="number of images")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance scale (1 = none)")
+    s.add_argument("--guidance", type=float, default=None,
+                   help="classifier-free guidance scale (1 = none; default 3, dalle 1.5)")
     s.add_argument("--steps", type=int, default=25, help="diffusion models: DDIM steps")
     s.add_argument("--threshold", default="static", choices=["static", "dynamic", "none"],
                    help="diffusion models: clipping of the predicted image")
     s.add_argument("--temperature", type=float, default=1.0, help="dalle: softmax temperature of each image token")
     s.add_argument("--top-k", type=int, default=None, help="dalle: sample each token from the k likeliest")
-    s.add_argument("--top-p", type=float, default=None, help="dalle: nucleus sampling, keep probability mass p")
+    s.add_argument("--top-p", type=float, default=None,
+                   help="dalle: nucleus sampling, keep probability mass p (default 0.9; 1 = none)")
     s.add_argument("--candidates", type=int, default=1,
                    help="dalle: draw this many per image and keep the one the course's CLIP rates best")
     s.add_argument("--device", default=None)
@@ -206,7 +211,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if getattr(args, "resolution", 64) < 8 or getattr(args, "n", 1) < 1:
         p.error("--resolution must be >= 8 and --n >= 1")
-    if args.command == "generate" and not (1 <= args.steps <= 1000 and args.n <= 64 and args.guidance >= 0):
+    if args.command == "generate" and not (1 <= args.steps <= 1000 and args.n <= 64
+                                           and (args.guidance is None or args.guidance >= 0)):
         p.error("generate: --steps must be in 1..1000, --n in 1..64 and --guidance >= 0")
     apply_precision_argument(args)  # every library call below follows it
     return args.fn(args)

@@ -195,11 +195,17 @@ def test_dalle_benchmark_prints_fidelity_beside_diffusion_and_the_cache_timing()
 
 
 def test_dalle_benchmark_can_leave_out_the_diffusion_row(capsys):
+    from t2ilib.dalle import DALLE_SAMPLING
     from t2ilib.eval.dalle_benchmark import main
 
     main(["--n", "1", "--candidates", "2", "--timing-n", "0", "--skip-diffusion", "--device", "cpu"])
     (fidelity,) = _tables(capsys.readouterr().out)
     assert [row[0] for row in fidelity[2:]] == ["shapes_vqvae round trip", "dalle", "dalle", "dalle"]
+    assert fidelity[3][1] == f"autoregressive, top-p {DALLE_SAMPLING['top_p']:g}, guidance 1 (none)"
+    assert fidelity[4][1] == f"autoregressive, top-p {DALLE_SAMPLING['top_p']:g}, guidance {DALLE_SAMPLING['guidance']:g}"
+    with pytest.raises(SystemExit):
+        main(["--top-p", "0"])
+    assert "--top-p must be in (0, 1]" in capsys.readouterr().err
 
 
 def test_generate_from_the_command_line_with_mini_dalle(tmp_path, capsys):

@@ -134,7 +134,7 @@ def test_quick_verification_needs_recorded_quick_metrics(tmp_path, monkeypatch):
         (tmp_path / "checkpoints").mkdir(exist_ok=True)
         shutil.copy(checkpoint_dir() / f"digit_ddpm{suffix}", tmp_path / "checkpoints" / f"digit_ddpm{suffix}")
     manifest = json.loads((tmp_path / "checkpoints" / "digit_ddpm.json").read_text())
-    assert manifest["metrics_quick"]["precision"] == "fp32" and manifest["metrics_quick"]["n_samples"] == 200
+    assert manifest["metrics_quick"]["precision"] == "fp32" and manifest["metrics_quick"]["n_samples"] == 100
     del manifest["metrics_quick"]
     (tmp_path / "checkpoints" / "digit_ddpm.json").write_text(json.dumps(manifest))
     monkeypatch.setenv("T2I_DATA_DIR", str(tmp_path))

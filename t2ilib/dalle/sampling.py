@@ -24,6 +24,11 @@ import torch
 from transformers import LogitsProcessor, LogitsProcessorList
 
 
+# How the shipped ``dalle`` draws by default (the command line, the benchmark): chosen after training on captions the
+# reported numbers do not use (guidance 1, 1.5, 2, 3, with and without top-p 0.9; :mod:`t2ilib.recipes.dalle`)
+DALLE_SAMPLING = dict(guidance=1.5, top_p=0.9)
+
+
 class ImageTokensOnly(LogitsProcessor):
     """Sets the scores of every text id (ids below ``offset``) to -inf: the image part holds only image codes."""
 

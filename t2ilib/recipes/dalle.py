@@ -7,24 +7,28 @@ image loss weighting. 10 % of the captions are dropped to "" (condition dropout)
 the same model also knows p(image) and can be sampled with classifier-free guidance. Trained only on the
 ``"train"`` stream: six (colour, shape) pairs never appear, so held-out captions measure composition.
 
-Graded like the diffusion models of chapter 6 (:func:`t2ilib.eval.fidelity.shapes_fidelity`, the same captions),
-with plain sampling at guidance 3 (no top-k / top-p, temperature 1, no reranking).
+Trained for 8000 steps of 64 (a 2500-step run was still improving: guided, two objects 45 % / 29 % there). Graded
+like the diffusion models of chapter 6 (:func:`t2ilib.eval.fidelity.shapes_fidelity`, the same captions), sampled at
+guidance 1.5 with nucleus filtering (top-p 0.9), temperature 1, no reranking: the settings chosen after training on
+another draw of captions (below).
 """
 
 from __future__ import annotations
 
 import torch
 
-from t2ilib.dalle import MiniDalle
+from t2ilib.dalle import DALLE_SAMPLING, MiniDalle
 from t2ilib.recipes import Recipe, register
 from t2ilib.recipes.text import captioned_shapes
 from t2ilib.text.tokenizers import course_tokenizer
 
 DALLE_MODEL = dict(text_len=16, grid=8, image_vocab=256, width=192, layers=4, heads=6, image_tokenizer="shapes_vqvae")
-DALLE_CONFIG = dict(steps=2500, lr=1e-3, warmup_steps=200, lr_schedule="cosine", grad_clip=1.0, ema_decay=0.999,
+DALLE_CONFIG = dict(steps=8000, lr=1e-3, warmup_steps=200, lr_schedule="cosine", grad_clip=1.0, ema_decay=0.999,
                     log_every=50, checkpoint_every=100)
 DALLE_BATCH = 64
-EVAL = dict(n_per_group=100, guidance=3.0, seed=0)
+# sampling (DALLE_SAMPLING) chosen after training on other captions (caption seed 7, 100 per group): guidance 1, 1.5,
+# 2, 3, with and without top-p 0.9; guidance 1.5 with top-p 0.9 scored the highest mean fidelity
+EVAL = dict(n_per_group=100, **DALLE_SAMPLING, seed=0)
 QUICK = dict(n_per_group=16)  # the test suite's re-measurement (same seeds)
 
 
@@ -56,7 +60,8 @@ def evaluate_dalle(model, device, n_per_group: int = EVAL["n_per_group"]) -> dic
     from t2ilib.eval.fidelity import shapes_fidelity
 
     with torch.no_grad():
-        return shapes_fidelity(model, n_per_group=n_per_group, guidance=EVAL["guidance"], seed=EVAL["seed"])
+        return shapes_fidelity(model, n_per_group=n_per_group, guidance=EVAL["guidance"], seed=EVAL["seed"],
+                               sampling={"top_p": EVAL["top_p"]})
 
 
 register(Recipe(name="dalle", description="mini DALL-E: GPT-2 over [caption tokens, shapes_vqvae codes], shapes world",

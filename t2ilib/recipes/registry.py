@@ -6,9 +6,10 @@ stored as float16 (half the bytes; the course ships them in git) and measured af
 ``python -m t2ilib verify`` re-measures each shipped checkpoint and checks that the recorded metric still holds.
 
 Sampling-based metrics are expensive on a CPU (the shapes models' fidelity: 800 guided images, minutes). Such a
-recipe also defines ``quick``: smaller evaluation arguments (fewer samples, same seeds and sampler) whose result is
-recorded in the manifest as ``metrics_quick``, measured on the same shipped weights. ``verify(name, quick=True)``
-(``python -m t2ilib verify --quick``, and the test suite) re-measures that, with the recipe's ``quick_tolerance``.
+recipe also defines ``quick``: cheaper evaluation arguments (fewer samples, maybe fewer sampler steps; same seeds)
+whose result is recorded in the manifest as ``metrics_quick``, measured on the same shipped weights.
+``verify(name, quick=True)`` (``python -m t2ilib verify --quick``, and the test suite) re-measures that, with the
+recipe's ``quick_tolerance``.
 """
 
 from __future__ import annotations
