@@ -126,9 +126,12 @@ def _toy_run(steps, **cfg):
 
 
 def test_short_gan_run_moves_the_right_way():
-    trainer = _toy_run(0)
+    # fp32 and 1000 steps: after 600 steps the high-quality fraction sat at the 5 % bar on one CPU and under it on
+    # another (4.85 % fp32 on an Intel Xeon with AMX); after 1000 it is 28 % there. bf16 gains a 2-D toy nothing and
+    # its trajectory varies more from CPU to CPU (4-13 % after 600-1000 steps), so this test of the dynamics is fp32
+    trainer = _toy_run(0, precision="fp32")
     before = mode_coverage(sample(trainer.eval_model, 2000, 2), ring_centres(), 0.02)
-    trainer.fit(600)
+    trainer.fit(1000)
     after = mode_coverage(sample(trainer.eval_model, 2000, 2), ring_centres(), 0.02)
     acc = trainer.history.logs["d_accuracy"]
     # D first wins easily (untrained G), then G catches up: D accuracy falls towards 1/2
