@@ -468,12 +468,12 @@ assert (r["seen, 1 object"] + r["held-out, 1 object"]) / 2 >= 0.2
 # transformer may pick codes that decode more cleanly than a real render's — but it shows where the remaining
 # errors come from: the small shapes' outlines that 8 × 8 codes of 256 keep only roughly. **Guidance helps, gently**:
 # s = 1.5 adds 9 points on seen two-object captions (72 → 81 %) and 6 on held-out ones (56 → 61 %), and little on one
-# object. Larger scales backfire on this model: on the selection captions, s = 3 drew a stray extra object on about
-# 38 % of the one-object captions (section 8 shows some), with or without top-p, and one-object fidelity fell to
-# about 40 %. **Reranking adds the most on the hardest group**: the best of 8 by CLIP lifts held-out two-object
-# captions from 61 % to 70 % and one-object ones by 3 points, at 8 times the sampling cost — what DALL-E paid 512
-# times over. Held-out pairs stay below seen ones in every row: composing a (colour, shape) pair never seen in
-# training is the hard part. The diffusion model, which draws pixels instead of codes, still reads right 97 % on
+# object. Larger scales backfire on this model: on the selection captions, s = 3 drew a stray extra object on 34-41 %
+# of the one-object captions (section 8 shows some), with or without top-p, and one-object fidelity fell to 29-41 %.
+# **Reranking adds the most on the hardest group**: the best of 8 by CLIP lifts held-out two-object captions from
+# 61 % to 70 % and one-object ones by 3 points, at 8 times the sampling cost — what DALL-E paid 512 times over.
+# Held-out pairs stay below seen ones in every row: composing a (colour, shape) pair never seen in training is the
+# hard part. The diffusion model, which draws pixels instead of codes, still reads right 97 % on
 # average; the course's goals for this chapter (98 % / 90 % on one object, 90 % / 75 % on two) are not reached.
 # Training longer helped the most: after 2500 steps the same model, unguided and without top-p, drew 80 % / 62 % of
 # these one-object captions and 32 % / 23 % of the two-object ones (on the selection captions, top-p 0.9 alone adds
