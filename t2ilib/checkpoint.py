@@ -11,6 +11,7 @@ intact.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -223,6 +224,13 @@ def pretrained_path(name: str) -> Path:
 def load_pretrained(name: str, device: torch.device | str | None = None) -> torch.nn.Module:
     """The shipped checkpoint ``data/checkpoints/NAME.safetensors``, rebuilt from its manifest, in eval mode."""
     return load_model_file(pretrained_path(name), device)
+
+
+@functools.lru_cache(maxsize=8)
+def frozen_pretrained(name: str) -> torch.nn.Module:
+    """The shipped checkpoint ``name`` on the CPU, in eval mode and without gradients, loaded once per process: a
+    part another model names but does not contain (mini DALL-E's image tokenizer, unCLIP's CLIP)."""
+    return load_pretrained(name, "cpu").eval().requires_grad_(False)
 
 
 def pretrained_manifest(name: str) -> dict:

@@ -193,9 +193,9 @@ def test_the_benchmarks_measure_tiny_models(clip):
 def test_unclip_end_to_end_through_the_fidelity_measurement(clip, monkeypatch):
     from t2ilib.eval.fidelity import shapes_fidelity
     from t2ilib.unclip import Unclip
-    import t2ilib.unclip.prior as prior_module
+    import t2ilib.checkpoint
 
-    monkeypatch.setattr(prior_module, "_frozen_clip", lambda name: clip)
+    monkeypatch.setattr(t2ilib.checkpoint, "frozen_pretrained", lambda name: clip)
     torch.manual_seed(0)
     model = Unclip(DiffusionPrior(**TINY_PRIOR), UnclipDecoder(**{**TINY_DECODER, "resolution": 32}))
     r = shapes_fidelity(model, n_per_group=2, steps=2, groups=("seen, 1 object",), sampling={"prior_steps": 2})

@@ -24,8 +24,6 @@ get right; chapter 3 measures both tokenizers).
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -52,13 +50,6 @@ def stream_loss(logits: torch.Tensor, ids: torch.Tensor, text_len: int) -> torch
     """DALL-E's training loss: 1/8 of the text cross-entropy + 7/8 of the image cross-entropy."""
     text, image = stream_cross_entropy(logits, ids, text_len)
     return TEXT_WEIGHT * text + IMAGE_WEIGHT * image
-
-
-@lru_cache(maxsize=4)
-def _image_tokenizer(name: str) -> nn.Module:
-    from t2ilib.checkpoint import load_pretrained
-
-    return load_pretrained(name, "cpu").eval().requires_grad_(False)
 
 
 class MiniDalle(Describable, nn.Module):
@@ -132,7 +123,9 @@ class MiniDalle(Describable, nn.Module):
     @property
     def image_tokenizer(self) -> nn.Module:
         """The frozen image tokenizer that turns images into codes and back (from its own shipped checkpoint)."""
-        return _image_tokenizer(self.image_tokenizer_name)
+        from t2ilib.checkpoint import frozen_pretrained
+
+        return frozen_pretrained(self.image_tokenizer_name)
 
     @torch.no_grad()
     def encode_images(self, images: torch.Tensor) -> torch.Tensor:

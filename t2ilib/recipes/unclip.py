@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import torch
 
+from t2ilib.checkpoint import frozen_pretrained
 from t2ilib.diffusion import noised_batches
 from t2ilib.recipes import Recipe, register
 from t2ilib.recipes.diffusion import denoising_loss
@@ -37,9 +38,7 @@ QUICK = dict(n=64)
 
 
 def _clip():
-    from t2ilib.checkpoint import load_pretrained
-
-    return load_pretrained("clip", "cpu").eval().requires_grad_(False)
+    return frozen_pretrained("clip")
 
 
 def _shapes(batch: int, seed: int = 0):

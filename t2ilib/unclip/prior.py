@@ -31,8 +31,6 @@ is a few hundred thousand parameters over the course's CLIP (96-dim, word tokens
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import torch
 from torch import nn
 from transformers import GPT2Config, GPT2Model
@@ -41,13 +39,6 @@ from t2ilib.diffusion.denoiser import DiffusionModel
 from t2ilib.nn.embeddings import TimeEmbedding
 
 P_UNCOND = 0.1
-
-
-@lru_cache(maxsize=2)
-def _frozen_clip(name: str) -> nn.Module:
-    from t2ilib.checkpoint import load_pretrained
-
-    return load_pretrained(name, "cpu").eval().requires_grad_(False)
 
 
 class DiffusionPrior(DiffusionModel):
@@ -76,7 +67,9 @@ class DiffusionPrior(DiffusionModel):
     @property
     def clip(self) -> nn.Module:
         """The frozen CLIP this prior was trained on (from its own shipped checkpoint)."""
-        return _frozen_clip(self.clip_name)
+        from t2ilib.checkpoint import frozen_pretrained
+
+        return frozen_pretrained(self.clip_name)
 
     @torch.no_grad()
     def encode(self, captions: list[str], clip: nn.Module | None = None) -> dict[str, torch.Tensor]:
