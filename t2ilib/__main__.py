@@ -4,6 +4,7 @@
     python -m t2ilib render "a red circle left of a blue square" --out scene.png
     python -m t2ilib generate "a red circle left of a blue square" --out img.png   # text -> image
     python -m t2ilib generate --model dalle --candidates 8 "a red circle left of a blue square"
+    python -m t2ilib generate --model unclip "a red circle left of a blue square"   # mini DALL-E 2
     python -m t2ilib train digit_classifier   # retrain one shipped checkpoint from its recipe
     python -m t2ilib train --all              # retrain every shipped checkpoint (make checkpoints)
     python -m t2ilib verify                   # re-measure every shipped checkpoint's recorded metric
@@ -62,18 +63,21 @@ def _cmd_generate(args) -> int:
     from t2ilib.precision import resolve_precision
     from t2ilib.text.denoiser import generate
     from t2ilib.text.prompts import TEXT_MODELS, check_model_prompt, model_for_prompt
+    from t2ilib.unclip import Unclip
     from t2ilib.viz import save_grid
 
     name = model_for_prompt(args.prompt) if args.model == "auto" else args.model
     if name not in TEXT_MODELS:
         print(f"error: --model: expected auto or one of {list(TEXT_MODELS)}, got {name!r}", file=sys.stderr)
         return 2
-    path = checkpoint_dir() / f"{name}.safetensors"
-    if not path.exists():
-        print(f"error: the checkpoint {path} is missing; train it with `python -m t2ilib train {name}`",
-              file=sys.stderr)
-        return 2
-    model = load_pretrained(name, args.device or "cpu")
+    parts = ("unclip_prior", "unclip_decoder") if name == "unclip" else (name,)
+    for part in parts:
+        path = checkpoint_dir() / f"{part}.safetensors"
+        if not path.exists():
+            print(f"error: the checkpoint {path} is missing; train it with `python -m t2ilib train {part}`",
+                  file=sys.stderr)
+            return 2
+    model = Unclip.pretrained(args.device or "cpu") if name == "unclip" else load_pretrained(name, args.device or "cpu")
     try:
         prompt = check_model_prompt(model, name, args.prompt)
     except ValueError as e:
@@ -93,6 +97,12 @@ def _cmd_generate(args) -> int:
                 how = (f"{model.image_len} image tokens, temperature {args.temperature}, top-k {args.top_k}, "
                        f"top-p {top_p}, best of {args.candidates} by CLIP")
                 device = model.gpt.device
+            elif isinstance(model, Unclip):
+                guidance = 3.0 if args.guidance is None else args.guidance
+                images = model.generate([prompt] * args.n, decoder_guidance=guidance, steps=args.steps,
+                                        seed=args.seed)
+                how = f"prior: 25 DDIM steps, best of 2 embeddings; decoder: {args.steps} DDIM steps"
+                device = model.decoder.device
             else:
                 guidance = 3.0 if args.guidance is None else args.guidance
                 images = generate(model, [prompt] * args.n, guidance=guidance, steps=args.steps,
@@ -172,13 +182,13 @@ def main(argv=None) -> int:
     s = sub.add_parser("generate", help="generate images from a caption with the course's text-to-image models")
     s.add_argument("prompt")
     s.add_argument("--out", type=Path, default=Path("generated.png"))
-    s.add_argument("--model", default="auto", help="shapes_minilm, shapes_scratch, dalle, digit_text, or auto "
+    s.add_argument("--model", default="auto", help="shapes_minilm, shapes_scratch, dalle, unclip, digit_text, or auto "
                    "(digits if the prompt names one, else shapes_scratch, the better shapes model)")
     s.add_argument("--n", type=int, default=4, help="number of images")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--guidance", type=float, default=None,
-                   help="classifier-free guidance scale (1 = none; default 3, dalle 1.5)")
-    s.add_argument("--steps", type=int, default=25, help="diffusion models: DDIM steps")
+                   help="classifier-free guidance scale (1 = none; default 3, dalle 1.5; unclip: the decoder's)")
+    s.add_argument("--steps", type=int, default=25, help="diffusion models: DDIM steps (unclip: the decoder's)")
     s.add_argument("--threshold", default="static", choices=["static", "dynamic", "none"],
                    help="diffusion models: clipping of the predicted image")
     s.add_argument("--temperature", type=float, default=1.0, help="dalle: softmax temperature of each image token")

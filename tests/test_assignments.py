@@ -110,12 +110,11 @@ def test_student_notebooks_run_up_to_their_first_exercise():
             assert [line.split()[2].rstrip(":") for line in out.splitlines() if line.startswith("·")] == ids, (stem, out)
 
 
-def test_bulk_grading_of_three_example_submissions(tmp_path):
+def test_bulk_grading_of_three_example_submissions(tmp_path, capsys):
     """A full, an empty and a typical-mistakes submission of chapter 5, graded in bulk: the score table."""
-    import subprocess
-    import sys
-
     import nbformat
+
+    from t2ilib.grading.bulk import main
 
     from test_grading import WRONG  # tests/ is on sys.path (pytest prepend import mode)
 
@@ -130,14 +129,13 @@ def test_bulk_grading_of_three_example_submissions(tmp_path):
     for student, nb in {"full": full, "empty": empty, "mistakes": mistakes}.items():
         (tmp_path / student).mkdir()
         nbformat.write(nb, tmp_path / student / f"{stem}.ipynb")
-    r = subprocess.run([sys.executable, "-m", "t2ilib.grading", str(tmp_path), "--details"], capture_output=True,
-                       text=True, timeout=600, cwd=ROOT)
-    assert r.returncode == 0, r.stderr
-    print(r.stdout)
+    code = main([str(tmp_path), "--details"])  # in this process; the workers are subprocesses
+    stdout = capsys.readouterr().out
+    assert code == 0, stdout
     n = len([i for i in REGISTRY if REGISTRY[i].chapter == "5"])
-    totals = {line.split()[0]: line.split()[-1] for line in r.stdout.splitlines() if line.split()
+    totals = {line.split()[0]: line.split()[-1] for line in stdout.splitlines() if line.split()
               and line.split()[0] in ("full", "empty", "mistakes") and "/" in line.split()[-1]}
-    assert totals == {"full": f"{n}/{n}", "empty": f"0/{n}", "mistakes": f"0/{n}"}, r.stdout
+    assert totals == {"full": f"{n}/{n}", "empty": f"0/{n}", "mistakes": f"0/{n}"}, stdout
     for id in ("5.1", "5.2", "5.3", "5.4", "5.q1"):
-        assert f"mistakes {id} (failed): " in r.stdout and f"empty {id} (not done)" in r.stdout
-    assert "no noise is added at the last step" in r.stdout and "abar_t where abar_s belongs" in r.stdout
+        assert f"mistakes {id} (failed): " in stdout and f"empty {id} (not done)" in stdout
+    assert "no noise is added at the last step" in stdout and "abar_t where abar_s belongs" in stdout

@@ -1,4 +1,5 @@
-"""The command line, end to end in a subprocess."""
+"""The command line: end to end in a subprocess (rendering, generating), the rest in-process (the same ``main``
+without the interpreter start-up each subprocess costs)."""
 
 import subprocess
 import sys
@@ -12,6 +13,16 @@ def run(*args):
     return subprocess.run([sys.executable, "-m", "t2ilib", *args], capture_output=True, text=True, timeout=600)  # generous: CI runs notebooks beside it
 
 
+def cli(capsys, main, *args):
+    """(exit code, stdout, stderr) of ``main(args)`` in this process; argparse's exits become their codes."""
+    try:
+        code = main(list(args))
+    except SystemExit as e:
+        code = e.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
 def test_render_writes_a_png(tmp_path):
     out = tmp_path / "scene.png"
     r = run("render", "a large blue square left of a small green triangle", "--out", str(out), "--n", "3",
@@ -21,39 +32,61 @@ def test_render_writes_a_png(tmp_path):
     assert img.size == (3 * 32 + 4, 32 + 2)  # three tiles with 1 px padding
 
 
-def test_out_of_grammar_caption_gets_a_message_not_a_traceback(tmp_path):
-    r = run("render", "a purple dragon", "--out", str(tmp_path / "x.png"))
-    assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert "Unknown words: ['dragon']" in r.stderr and "Known colours" in r.stderr
+def test_out_of_grammar_caption_gets_a_message_not_a_traceback(tmp_path, capsys):
+    from t2ilib.__main__ import main
+
+    code, _, err = cli(capsys, main, "render", "a purple dragon", "--out", str(tmp_path / "x.png"))
+    assert code == 2 and "Traceback" not in err
+    assert "Unknown words: ['dragon']" in err and "Known colours" in err
 
 
-def test_unknown_recipe_and_help():
-    r = run("train", "imagen_xxl")
-    assert r.returncode == 2 and "unknown recipe" in r.stderr and "digit_classifier" in r.stderr
-    assert run("--help").returncode == 0
+def test_unknown_recipe_and_help(capsys):
+    from t2ilib.__main__ import main
+
+    code, _, err = cli(capsys, main, "train", "imagen_xxl")
+    assert code == 2 and "unknown recipe" in err and "digit_classifier" in err
+    code, out, _ = cli(capsys, main, "--help")
+    assert code == 0 and "generate" in out
 
 
-def test_verify_passes_on_shipped_checkpoints():
-    # the command line path; every shipped checkpoint is re-measured in test_shipped_checkpoints.py
-    r = run("verify", "digit_classifier", "fashion_classifier")
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert "digit_classifier" in r.stdout and "fashion_classifier" in r.stdout and r.stdout.count(" ok") == 2
-    assert "precision fp32" in r.stdout or "precision bf16" in r.stdout
+def test_verify_reports_each_checkpoint_and_fails_on_a_miss(capsys, monkeypatch):
+    """The command line path (in-process, the measurement stubbed): every shipped checkpoint's real re-measurement
+    runs in test_shipped_checkpoints.py."""
+    import t2ilib.recipes
+    from t2ilib.__main__ import main
+
+    asked = []
+    monkeypatch.setattr(t2ilib.recipes, "verify", lambda name, quick=False: asked.append((name, quick)) or
+                        (0.99, 0.99 if name == "digit_classifier" else 0.5, name == "digit_classifier"))
+    assert main(["verify", "digit_classifier", "--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "precision fp32" in out or "precision bf16" in out
+    assert "digit_classifier" in out and "recorded 0.9900  measured 0.9900  ok" in out
+    assert main(["verify", "digit_classifier", "fashion_classifier"]) == 1
+    assert "fashion_classifier       recorded 0.9900  measured 0.5000  FAILED" in capsys.readouterr().out
+    assert asked == [("digit_classifier", True), ("digit_classifier", False), ("fashion_classifier", False)]
 
 
-def test_precision_flag_is_checked():
-    r = run("verify", "digit_classifier", "--precision", "fp16")
-    assert r.returncode == 2 and "--precision: invalid choice: 'fp16'" in r.stderr
-    r = run("verify", "not_a_recipe")
-    assert r.returncode == 2 and "unknown recipe(s) ['not_a_recipe']" in r.stderr
+def test_precision_flag_is_checked(capsys):
+    from t2ilib.__main__ import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["verify", "digit_classifier", "--precision", "fp16"])
+    assert e.value.code == 2 and "--precision: invalid choice: 'fp16'" in capsys.readouterr().err
+    assert main(["verify", "not_a_recipe"]) == 2
+    assert "unknown recipe(s) ['not_a_recipe']" in capsys.readouterr().err
 
 
-def test_data_lists_the_datasets():
-    r = run("data")
-    assert r.returncode == 0 and "a handwritten digit" in r.stdout and "emoji" in r.stdout
+def test_data_lists_the_datasets(capsys):
+    from t2ilib.__main__ import main
+
+    code, out, _ = cli(capsys, main, "data")
+    assert code == 0 and "a handwritten digit" in out and "emoji" in out
 
 
-def test_generate_writes_images_from_a_caption(tmp_path):
+def test_generate_writes_images_from_a_caption(tmp_path, capsys):
+    from t2ilib.__main__ import main
+
     out = tmp_path / "img.png"
     r = run("generate", "a large red circle left of a small blue square", "--out", str(out), "--n", "2",
             "--steps", "5", "--seed", "1", "--precision", "fp32")
@@ -61,10 +94,10 @@ def test_generate_writes_images_from_a_caption(tmp_path):
     assert "fp32" in r.stdout
     assert "shapes_scratch" in r.stdout and Image.open(out).size == (2 * 32 + 3, 32 + 2)
     out2 = tmp_path / "digit.png"
-    r = run("generate", "a handwritten digit seven", "--out", str(out2), "--n", "1", "--steps", "5",
-            "--guidance", "2", "--threshold", "dynamic")
-    assert r.returncode == 0, r.stderr
-    assert "digit_text" in r.stdout and Image.open(out2).size == (28, 28)
+    code, stdout, err = cli(capsys, main, "generate", "a handwritten digit seven", "--out", str(out2), "--n", "1",
+                            "--steps", "5", "--guidance", "2", "--threshold", "dynamic")
+    assert code == 0, err
+    assert "digit_text" in stdout and Image.open(out2).size == (28, 28)
 
 
 def test_generate_bad_prompts_get_a_message_not_a_traceback(tmp_path, capsys):
@@ -86,13 +119,49 @@ def test_generate_bad_prompts_get_a_message_not_a_traceback(tmp_path, capsys):
     assert not (tmp_path / "x.png").exists()
 
 
-def test_fidelity_benchmark_prints_its_table():
-    r = subprocess.run([sys.executable, "-m", "t2ilib.eval.fidelity", "--models", "digit_text", "shapes_minilm", "--n", "10",
-                        "--steps", "3", "--guidance", "1", "3", "--device", "cpu", "--order-n", "4"],
-                       capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
+def test_generate_with_unclip_runs_the_prior_and_the_decoder(tmp_path, capsys, monkeypatch):
+    """The command's unCLIP path with small untrained halves over the shipped CLIP, its prompt check, and the
+    message when a half is missing."""
+    import torch
+
+    import t2ilib.unclip
+    from t2ilib.__main__ import main
+    from t2ilib.data.paths import checkpoint_dir
+    from t2ilib.unclip import DiffusionPrior, Unclip, UnclipDecoder
+
+    monkeypatch.setenv("T2I_PRECISION", "fp32")  # restored afterwards: --precision sets it for the whole process
+    data = tmp_path / "data"
+    (data / "checkpoints").mkdir(parents=True)
+    for suffix in (".safetensors", ".json"):
+        (data / "checkpoints" / f"clip{suffix}").symlink_to(checkpoint_dir() / f"clip{suffix}")
+    monkeypatch.setenv("T2I_DATA_DIR", str(data))
+    out = tmp_path / "u.png"
+    assert main(["generate", "a red circle", "--model", "unclip", "--out", str(out)]) == 2
+    assert "unclip_prior.safetensors is missing; train it with `python -m t2ilib train unclip_prior`" in \
+        capsys.readouterr().err
+    for part in ("unclip_prior", "unclip_decoder"):
+        (data / "checkpoints" / f"{part}.safetensors").touch()
+    torch.manual_seed(0)
+    small = Unclip(DiffusionPrior(width=32, layers=1, heads=2),
+                   UnclipDecoder(context_dim=32, in_channels=3, channels=(16, 32), attention_levels=(1,), heads=2))
+    monkeypatch.setattr(t2ilib.unclip.Unclip, "pretrained", classmethod(lambda cls, device="cpu": small))
+    assert main(["generate", "a small red circle on the left", "--model", "unclip", "--n", "2", "--steps", "2",
+                 "--out", str(out), "--precision", "fp32"]) == 0
+    said = capsys.readouterr().out
+    assert "from unclip" in said and "decoder: 2 DDIM steps" in said and Image.open(out).size == (2 * 32 + 3, 32 + 2)
+    assert main(["generate", "a small red zebra on the left", "--model", "unclip", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "error (unclip)" in err and "never use ['zebra']" in err
+
+
+def test_fidelity_benchmark_prints_its_table(capsys):
+    from t2ilib.eval.fidelity import main
+
+    code, stdout, err = cli(capsys, main, "--models", "digit_text", "shapes_minilm", "--n", "10", "--steps", "3",
+                            "--guidance", "1", "3", "--device", "cpu", "--order-n", "4")
+    assert code is None, err
     tables = [[[c.strip() for c in line.strip("|").split("|")] for line in block.splitlines() if line.startswith("| ")]
-              for block in r.stdout.split("\n\n")]
+              for block in stdout.split("\n\n")]
     tables = [t for t in tables if t]
     # shapes, their extra objects, their two-object errors, word order, digits
     assert [t[0][1] for t in tables] == ["guidance", "guidance", "guidance", "t = 900", "guidance"]
@@ -118,7 +187,9 @@ def test_fidelity_benchmark_prints_its_table():
         assert percentages and all(0 <= x <= 100 for x in percentages), row
 
 
-def test_fidelity_benchmark_rejects_bad_arguments():
+def test_fidelity_benchmark_rejects_bad_arguments(capsys):
+    from t2ilib.eval.fidelity import main
+
     for bad in (["--n", "0"], ["--order-n", "-1"]):
-        r = subprocess.run([sys.executable, "-m", "t2ilib.eval.fidelity", *bad], capture_output=True, text=True, timeout=600)  # generous: CI runs notebooks beside it
-        assert r.returncode == 2 and bad[0] in r.stderr, bad
+        code, _, err = cli(capsys, main, *bad)
+        assert code == 2 and bad[0] in err, bad

@@ -191,6 +191,40 @@ def test_clip_batches_mix_sources_mark_meanings_and_are_pure_functions_of_the_st
     assert meaning(sample_scene(0, "train", 0).attributes())[0] == "shapes"
 
 
+def test_image_twins_show_the_scene_with_the_one_shape_their_caption_changes():
+    from t2ilib.checkpoint import load_pretrained
+    from t2ilib.eval.shapes_probe import caption_matches
+
+    b = clip_batches(32, image_twins=True)(3)
+    plain = clip_batches(32)(3)
+    twins = len(b.images) - 32
+    assert twins > 0 and len(b.captions) == len(b.images) and len(b.negatives) == len(plain.negatives) - twins
+    assert b.captions[32:] == [c for c in plain.negatives if c not in b.negatives][:twins]
+    pos = b.positives()
+    assert pos[:, :len(b.images)].diagonal().all() and not pos[:24, 32:].any()  # a twin is no scene's caption
+    for i in range(32, len(b.images)):  # each twin is the render of its own caption's scene
+        attrs = parse_caption(b.captions[i])
+        assert attrs is not None and meaning(attrs) == b.meanings[i]
+        assert not any((attrs.get(c), attrs.get(s)) in HELD_OUT_PAIRS for c, s in
+                       (("color", "shape"), ("color_a", "shape_a"), ("color_b", "shape_b")))
+    probe = load_pretrained("shapes_probe", "cpu")  # the judge reads every twin as its own caption
+    assert all(caption_matches(probe, b.images[32:], b.captions[32:]))
+
+
+def test_the_hybrid_stem_gives_the_vit_the_same_token_grid(tiny):
+    conv = CLIP(clip_vocabulary(), **TINY, stem="conv").eval()
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    stem = conv.clip.vision_model.embeddings.patch_embedding
+    assert stem(x).shape == tiny.clip.vision_model.embeddings.patch_embedding(x).shape == (2, 32, 8, 8)
+    z = conv.encode_images(x)
+    assert z.shape == (2, 16) and torch.allclose(z.norm(dim=-1), torch.ones(2))
+    rebuilt = build_model(model_spec(conv))
+    rebuilt.load_state_dict(conv.state_dict())
+    assert torch.equal(rebuilt.eval().encode_images(x), z)
+    with pytest.raises(ValueError, match="stem: expected 'patch'"):
+        CLIP(clip_vocabulary(), **TINY, stem="resnet")
+
+
 def test_as_clip_images_pads_grey_digits_to_rgb_32():
     x = torch.rand(2, 1, 28, 28) * 2 - 1
     y = as_clip_images(x)

@@ -180,14 +180,11 @@ def _tables(stdout: str):
     return [b for b in blocks if b]
 
 
-def test_dalle_benchmark_prints_fidelity_beside_diffusion_and_the_cache_timing():
-    import subprocess
-    import sys
+def test_dalle_benchmark_prints_fidelity_beside_diffusion_and_the_cache_timing(capsys):
+    from t2ilib.eval.dalle_benchmark import main
 
-    r = subprocess.run([sys.executable, "-m", "t2ilib.eval.dalle_benchmark", "--n", "2", "--candidates", "2",
-                        "--timing-n", "2", "--device", "cpu"], capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr
-    fidelity, timing = _tables(r.stdout)
+    main(["--n", "2", "--candidates", "2", "--timing-n", "2", "--device", "cpu"])
+    fidelity, timing = _tables(capsys.readouterr().out)
     assert [row[0] for row in fidelity[2:]] == ["shapes_vqvae round trip", "shapes_scratch", "dalle", "dalle", "dalle"]
     assert "best of 2 by CLIP" in fidelity[-1][1]
     assert [row[0] for row in timing[2:]] == ["on", "off"] and timing[2][2] == "True"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import subprocess
 import sys
 
 import numpy as np
@@ -363,7 +362,9 @@ def _notebook(cells: dict[str, str], chapter: str) -> dict:
             "metadata": {"t2i_assignment": {"chapter": chapter}}, "nbformat": 4, "nbformat_minor": 5}
 
 
-def test_bulk_grading_scores_a_folder(tmp_path):
+def test_bulk_grading_scores_a_folder(tmp_path, capsys):
+    from t2ilib.grading.bulk import main
+
     ch4 = [i for i in REGISTRY if REGISTRY[i].chapter == "4"]
     full = {i: RIGHT[i] for i in ch4}
     mixed = dict(full)
@@ -375,15 +376,15 @@ def test_bulk_grading_scores_a_folder(tmp_path):
         (tmp_path / student / "04_diffusion_forward.ipynb").write_text(json.dumps(_notebook(cells, "4")))
     (tmp_path / "eve_04_diffusion_forward.ipynb").write_text("not json")
     out = tmp_path / "scores.csv"
-    r = subprocess.run([sys.executable, "-m", "t2ilib.grading", str(tmp_path), "--csv", str(out), "--details",
-                        "--time-limit", "2"], capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr
-    totals = {line.split()[0]: line.split()[-1] for line in r.stdout.splitlines()
+    code = main([str(tmp_path), "--csv", str(out), "--details", "--time-limit", "2"])  # the workers: subprocesses
+    stdout = capsys.readouterr().out
+    assert code == 0, stdout
+    totals = {line.split()[0]: line.split()[-1] for line in stdout.splitlines()
               if line.split() and re.fullmatch(r"\d+/\d+", line.split()[-1])}
     assert totals == {"ann": f"{len(ch4)}/{len(ch4)}", "bob": f"1/{len(ch4)}", "dee": f"0/{len(ch4)}",
-                      "eve_04_diffusion_forward": "0/1"}, r.stdout
-    assert "missing square roots" in r.stdout and "imports 'ctypes'" in r.stdout and "longer than 2 s" in r.stdout
-    assert "not a readable notebook" in r.stdout
+                      "eve_04_diffusion_forward": "0/1"}, stdout
+    assert "missing square roots" in stdout and "imports 'ctypes'" in stdout and "longer than 2 s" in stdout
+    assert "not a readable notebook" in stdout
     rows = out.read_text().splitlines()
     assert rows[0] == "student,notebook,exercise,points,status,message" and len(rows) == 1 + 3 * len(ch4) + 1
 

@@ -204,3 +204,47 @@ def test_unclip_end_to_end_through_the_fidelity_measurement(clip, monkeypatch):
     assert no_prior.shape == (1, 3, 32, 32)
     with pytest.raises(ValueError, match="decoder: expected CLIP embeddings of the prior's size 16"):
         Unclip(DiffusionPrior(**TINY_PRIOR), UnclipDecoder(**{**TINY_DECODER, "embed_dim": 8}))
+
+
+def test_the_diversity_measure_reads_the_worlds_own_spread_as_one_and_copies_as_zero(monkeypatch):
+    import t2ilib.eval.fidelity
+    from t2ilib.data.shapes import render_scenes, scene_for_caption
+    from t2ilib.eval.unclip_benchmark import within_caption_spread
+    from t2ilib.images import to_image_range
+
+    captions = ["a small red circle on the left", "a large blue square at the bottom"]
+    world = lambda wanted, k: to_image_range(render_scenes(  # noqa: E731
+        [scene_for_caption(c, seed=100 + j % k) for j, c in enumerate(wanted)]))
+    monkeypatch.setattr(t2ilib.eval.fidelity, "_generate", lambda m, wanted, *a, **kw: world(wanted, 6))
+    fresh = within_caption_spread(object(), captions, k=6)
+    assert fresh["fidelity"] > 0.9 and fresh["captions measured"] == 2
+    assert 0.6 < fresh["spread"] < 1.6, fresh  # other renders of the same captions: about as varied as the world
+    monkeypatch.setattr(t2ilib.eval.fidelity, "_generate", lambda m, wanted, *a, **kw: world(wanted, 1))
+    assert within_caption_spread(object(), captions, k=6)["spread"] == 0.0  # one picture per caption
+    with pytest.raises(ValueError, match="k: expected at least 2"):
+        within_caption_spread(object(), captions, k=1)
+
+
+def test_the_unclip_benchmark_prints_its_tables_and_rejects_bad_arguments(capsys, monkeypatch):
+    """The command with small untrained halves over the shipped CLIP: every table and row, and its argument checks."""
+    import t2ilib.unclip
+    from t2ilib.eval.unclip_benchmark import main
+    from t2ilib.unclip import Unclip
+
+    monkeypatch.setenv("T2I_PRECISION", "fp32")  # restored afterwards: --precision sets it for the whole process
+    torch.manual_seed(0)
+    small = Unclip(DiffusionPrior(width=32, layers=1, heads=2),
+                   UnclipDecoder(context_dim=32, in_channels=3, channels=(16, 32), attention_levels=(1,), heads=2))
+    monkeypatch.setattr(t2ilib.unclip.Unclip, "pretrained", classmethod(lambda cls, device="cpu": small))
+
+    main(["--n", "2", "--bank", "50", "--diversity-captions", "2", "--k", "2", "--skip-diffusion", "--precision",
+          "fp32", "--device", "cpu", "--steps", "2"])
+    out = capsys.readouterr().out
+    for row in ("| prior |", "| text embedding |", "| nearest training image |", "| unclip_decoder (ceiling) |",
+                "| unclip |", "| unclip_decoder, no prior |"):
+        assert row in out, (row, out)
+    assert "shapes_scratch" not in out and out.count("| unclip | ") == 3  # fidelity row + two diversity rows
+    for bad, message in ((["--k", "1"], "--k >= 2"), (["--guidance", "-1"], "--guidance and --prior-guidance")):
+        with pytest.raises(SystemExit):
+            main(bad)
+        assert message in capsys.readouterr().err

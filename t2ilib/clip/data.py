@@ -14,6 +14,7 @@ from the shipped training subsets; their test subsets are for evaluation. (The e
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable, Hashable
 
@@ -25,9 +26,10 @@ from t2ilib.data import load_dataset
 from t2ilib.data.digit_captions import TEMPLATES as DIGIT_TEMPLATES
 from t2ilib.data.digit_captions import digit_caption
 from t2ilib.data.datasets import FASHION_PHRASES
-from t2ilib.data.shapes import HELD_OUT_PAIRS, ShapesWorld
+from t2ilib.data.shapes import HELD_OUT_PAIRS, ShapesWorld, render_scenes
 from t2ilib.data.shapes_captions import render_caption, vocabulary
 from t2ilib.data.shapes_render import SHAPES
+from t2ilib.images import to_image_range
 from t2ilib.text.tokenizers import SPECIAL_TOKENS, train_word_tokenizer
 
 RESOLUTION = 32
@@ -119,6 +121,13 @@ def _negative_caption(scene, new: dict) -> str | None:
     return render_caption(new, scene.template, scene.variant)
 
 
+def _with_shape(scene, index: int, shape: str):
+    """The scene with object ``index`` drawn as ``shape`` (same colour, size and place)."""
+    objects = list(scene.objects)
+    objects[index] = dataclasses.replace(objects[index], shape=shape)
+    return dataclasses.replace(scene, objects=tuple(objects))
+
+
 @dataclass
 class CaptionedBatch:
     images: torch.Tensor  # (N, 3, 32, 32) in [-1, 1]
@@ -132,12 +141,14 @@ class CaptionedBatch:
         return same_meaning(self.meanings, self.meanings + self.negative_meanings)
 
 
-def clip_batches(batch: int = 128, seed: int = 0, hard_negatives: bool = True,
+def clip_batches(batch: int = 128, seed: int = 0, hard_negatives: bool = True, image_twins: bool = False,
                  device: torch.device | str = "cpu") -> Callable[[int], CaptionedBatch]:
     """``step -> CaptionedBatch``: 3/4 shapes-world scenes (train stream), 1/8 captioned digits, 1/8 clothes, each
     caption from a random template. ``hard_negatives``: every shapes scene adds its caption with one object's shape
     replaced by a random other shape, and every two-object scene its objects-swapped and colours-swapped captions.
-    A pure function of the step (resumable)."""
+    ``image_twins`` (with ``hard_negatives``): the shape-replaced caption comes with its image -- the same scene
+    rendered with that one shape changed -- as one more pair of the batch instead of a caption alone, so the image
+    encoder too must tell two scenes apart by a shape and nothing else. A pure function of the step (resumable)."""
     n_shapes, n_digits = round(batch * SHAPES_SHARE), round(batch * DIGIT_SHARE)
     n_fashion = batch - n_shapes - n_digits
     scenes = ShapesWorld(10**8, RESOLUTION, seed, "train").batches(n_shapes)
@@ -155,7 +166,7 @@ def clip_batches(batch: int = 128, seed: int = 0, hard_negatives: bool = True,
         captions = b.captions + [digit_caption(d, k) for d, k in zip(dl, dt)] + \
             [fashion_caption(c, k) for c, k in zip(fl, ft)]
         meanings = [meaning(a) for a in b.attributes] + [("digit", d) for d in dl] + [("fashion", c) for c in fl]
-        negatives, negative_meanings = [], []
+        negatives, negative_meanings, twins = [], [], []
         if hard_negatives:
             picks = torch.randint(2, (len(b.scenes),), generator=g).tolist()
             shapes = torch.randint(len(SHAPES) - 1, (len(b.scenes),), generator=g).tolist()
@@ -167,10 +178,17 @@ def clip_batches(batch: int = 128, seed: int = 0, hard_negatives: bool = True,
                 candidates = [(reshaped_caption(scene, which, new_shape), reshaped(attrs, which, new_shape))]
                 if len(scene.objects) == 2:
                     candidates += [(swapped_caption(scene, what), swapped(attrs, what)) for what in SWAPS]
+                if image_twins and candidates[0][0] is not None:
+                    caption, new = candidates.pop(0)
+                    twins.append(_with_shape(scene, "ab".index(which) if which else 0, new_shape))
+                    captions.append(caption)
+                    meanings.append(meaning(new))
                 for caption, new in candidates:
                     if caption is not None:
                         negatives.append(caption)
                         negative_meanings.append(meaning(new))
-        images = torch.cat([b.images, digit_x[di], fashion_x[fi]]).to(device)
-        return CaptionedBatch(images, captions, meanings, negatives, negative_meanings)
+        parts = [b.images, digit_x[di], fashion_x[fi]]
+        if twins:
+            parts.append(to_image_range(render_scenes(twins)))
+        return CaptionedBatch(torch.cat(parts).to(device), captions, meanings, negatives, negative_meanings)
     return at

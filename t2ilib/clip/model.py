@@ -49,6 +49,27 @@ def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
     return grid.permute(0, 2, 4, 1, 3, 5).reshape(n, (h // patch_size) * (w // patch_size), c * patch_size ** 2)
 
 
+class ConvStem(nn.Module):
+    """A *hybrid* ViT's patch embedding (Dosovitskiy et al. 2021, Sec. 3.1, "Hybrid Architecture"): two 3 x 3
+    convolutions read each pixel's neighbourhood before a P x P, stride-P convolution cuts the feature map into the
+    same grid of tokens as the plain patch embedding. ``weight`` is the last layer's (``transformers`` reads its
+    dtype)."""
+
+    def __init__(self, channels: int, width: int, patch_size: int):
+        super().__init__()
+        hidden = width // 2
+        self.layers = nn.Sequential(nn.Conv2d(channels, hidden, 3, padding=1), nn.GELU(),
+                                    nn.Conv2d(hidden, hidden, 3, padding=1), nn.GELU(),
+                                    nn.Conv2d(hidden, width, patch_size, stride=patch_size))
+
+    @property
+    def weight(self) -> torch.Tensor:
+        return self.layers[-1].weight
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
 class CLIP(Describable, nn.Module):
     """Captions and images -> L2-normalised embeddings in one ``embed_dim``-dim space.
 
@@ -59,8 +80,11 @@ class CLIP(Describable, nn.Module):
 
     def __init__(self, vocab: tuple[str, ...], image_size: int = 32, patch_size: int = 4, channels: int = 3,
                  width: int = 128, layers: int = 4, heads: int = 4, text_width: int = 128, text_layers: int = 3,
-                 text_heads: int = 4, max_tokens: int = 24, embed_dim: int = 128):
+                 text_heads: int = 4, max_tokens: int = 24, embed_dim: int = 128, stem: str = "patch"):
         super().__init__()
+        if stem not in ("patch", "conv"):
+            raise ValueError(f"stem: expected 'patch' (ViT's linear patch embedding) or 'conv' (a hybrid ViT's "
+                             f"convolutional stem), got {stem!r}")
         if tuple(vocab[:len(SPECIAL_TOKENS)]) != SPECIAL_TOKENS:
             raise ValueError(f"vocab: expected the special tokens {SPECIAL_TOKENS} first, got {tuple(vocab[:4])}")
         if image_size % patch_size:
@@ -77,6 +101,9 @@ class CLIP(Describable, nn.Module):
                                num_channels=channels),
             projection_dim=embed_dim, logit_scale_init_value=math.log(1 / INIT_TEMPERATURE))
         self.clip = CLIPModel(config)
+        self.stem = stem
+        if stem == "conv":
+            self.clip.vision_model.embeddings.patch_embedding = ConvStem(channels, width, patch_size)
 
     @property
     def logit_scale(self) -> torch.Tensor:

@@ -34,7 +34,7 @@ PRIOR_CONFIG = dict(steps=3000, lr=5e-4, warmup_steps=200, lr_schedule="cosine",
                     log_every=50, checkpoint_every=250)
 BATCH = dict(decoder=64, prior=256)
 EVAL = dict(n=500, guidance=3.0, steps=25, prior_steps=25, seed=0)
-QUICK = dict(n=64)
+QUICK = dict(decoder=dict(n=64, steps=10), prior=dict(n=64, bank=1000))  # the test suite's re-measurements
 
 
 def _clip():
@@ -60,9 +60,10 @@ def decoder_batches(model, device):
     return noised_batches(at, model.num_steps)
 
 
-def prior_batches(model, device):
-    """Step -> (CLIP image embeddings, the captions' CLIP conditioning, a generator seeded by the step)."""
-    clip, scenes = _clip(), _shapes(BATCH["prior"], seed=1)
+def prior_batches(model, device, batch_size: int | None = None):
+    """Step -> (CLIP image embeddings, the captions' CLIP conditioning, a generator seeded by the step);
+    ``batch_size`` scenes per step (default: the recipe's)."""
+    clip, scenes = _clip(), _shapes(batch_size or BATCH["prior"], seed=1)
 
     def at(step: int):
         b = scenes(step)
@@ -77,24 +78,24 @@ def prior_loss(model, device):
     return lambda m, batch: m.loss(*batch)
 
 
-def evaluate_decoder(model, device, n: int = EVAL["n"]) -> dict:
+def evaluate_decoder(model, device, n: int = EVAL["n"], steps: int = EVAL["steps"]) -> dict:
     from t2ilib.eval.unclip_benchmark import variation_fidelity
 
-    return variation_fidelity(model, _clip(), n_per_group=n // 4, guidance=EVAL["guidance"], steps=EVAL["steps"],
+    return variation_fidelity(model, _clip(), n_per_group=n // 4, guidance=EVAL["guidance"], steps=steps,
                               seed=EVAL["seed"])
 
 
-def evaluate_prior(model, device, n: int = EVAL["n"]) -> dict:
+def evaluate_prior(model, device, n: int = EVAL["n"], bank: int = 10_000) -> dict:
     from t2ilib.eval.unclip_benchmark import prior_similarity
 
-    return prior_similarity(model, _clip(), n=n, steps=EVAL["prior_steps"], seed=EVAL["seed"])
+    return prior_similarity(model, _clip(), n=n, steps=EVAL["prior_steps"], seed=EVAL["seed"], bank=bank)
 
 
 register(Recipe(name="unclip_decoder", description="unCLIP decoder: CLIP image embedding -> 32 px shapes image (v-pred UNet)",
                 build=lambda: UnclipDecoder(**DECODER_MODEL), config=DECODER_CONFIG, loss=denoising_loss,
                 batches=decoder_batches, evaluate=evaluate_decoder, metric="fidelity", tolerance=0.05,
-                quick=QUICK))
+                quick=QUICK["decoder"]))
 register(Recipe(name="unclip_prior", description="unCLIP diffusion prior: caption -> CLIP image embedding (GPT-2, x_0)",
                 build=lambda: DiffusionPrior(**PRIOR_MODEL), config=PRIOR_CONFIG, loss=prior_loss,
                 batches=prior_batches, evaluate=evaluate_prior, metric="cosine to the true embedding",
-                tolerance=0.02, quick=QUICK))
+                tolerance=0.02, quick=QUICK["prior"]))

@@ -6,12 +6,14 @@ DALL-E 2 inverts CLIP's image encoder. Its decoder is GLIDE's UNet with the CLIP
     "projecting and adding CLIP embeddings to the existing timestep embedding, and by projecting CLIP embeddings
     into four extra tokens of context that are concatenated to the sequence of outputs from the GLIDE text encoder."
 
-This decoder is text-free (the paper kept GLIDE's text path but "found it offers little help"), so the four
-projected tokens are the whole context its cross-attention reads. The course's UNet (:class:`t2ilib.nn.UNet`)
+This decoder is text-free: it models P(x | z_i), so the four projected tokens are the whole context its
+cross-attention reads. The paper's decoder models P(x | z_i, y): it keeps GLIDE's text path (the caption dropped 50 %
+of the time in training), "but find that it offers little help in this regard" (Sec. 2.1). The course's UNet (:class:`t2ilib.nn.UNet`)
 already has both paths: ``cond`` (an MLP of the vector added to the time embedding) and ``context`` (tokens read
 by cross-attention at the lowest resolutions and in the middle).
 
-Classifier-free guidance (as in the paper, "randomly setting the CLIP embeddings to zero ... 10% of the time"):
+Classifier-free guidance (as in the paper, "randomly setting the CLIP embeddings to zero ... 10% of the time",
+Sec. 2.1; Sec. 5.1 and Fig. 8 say 5 %):
 the null condition is the zero vector, so one network learns p(x | z_i) and p(x); sampling extrapolates from the
 second towards the first (:func:`t2ilib.diffusion.guidance.guided_model`).
 

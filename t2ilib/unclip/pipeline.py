@@ -4,12 +4,16 @@
 
 * :func:`generate`: a caption's image, through the prior (or, ``use_prior=False``, with the text embedding fed to
   the decoder in place of an image embedding -- what the prior is for).
-* :func:`variations` (Sec. 3.1): encode an image with CLIP, decode its embedding with fresh noise: the same
-  "meaning" drawn again, the details the embedding does not hold left free.
+* :func:`variations` (Sec. 3.1): encode an image with CLIP, decode its embedding again: the same "meaning" drawn
+  again, the details the embedding does not hold left free. The paper starts from the image's own DDIM-inverted
+  x_T and samples with DDIM eta > 0 (eta = 0 would give the image back); this miniature, whose decoder is not
+  inverted, starts each variation from fresh noise.
 * :func:`slerp` and :func:`interpolate` (Sec. 3.2): spherical interpolation between two image embeddings,
   decoded from one fixed x_T so only the embedding changes along the row.
 * :func:`text_diff` (Sec. 3.3): move an image's embedding towards the difference of two captions' embeddings,
-  z_d = normalise(z_t(new) - z_t(old)), z_theta = slerp(z_i, z_d, theta).
+  z_d = normalise(z_t(new) - z_t(old)), z_theta = slerp(z_i, z_d, theta). The paper decodes every z_theta from the
+  image's DDIM-inverted x_T, so theta = 0 gives the image back; decoded from one fixed random x_T instead (as here),
+  theta = 0 gives a variation of it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The unCLIP diffusion prior: a caption's CLIP text embedding -> a CLIP *image* embedding (Ramesh et al. 2022, Sec. 2.1).
+"""The unCLIP diffusion prior: a caption's CLIP text embedding -> a CLIP *image* embedding (Ramesh et al. 2022, Sec. 2.2).
 
 CLIP puts a caption and its images near each other, but not on the same point: a text embedding z_t is not an
 image embedding z_i (the cosine between matching pairs is far below 1). The prior learns p(z_i | caption) so that
@@ -8,7 +8,7 @@ the decoder, which was only ever shown image embeddings, receives one. DALL-E 2'
     text, the CLIP text embedding, an embedding for the diffusion timestep, the noised CLIP image embedding, and a
     final embedding whose output from the Transformer is used to predict the unnoised CLIP image embedding."
 
-and it predicts the clean embedding directly with a mean-squared error (the paper's L_prior, Sec. 2.1):
+and it predicts the clean embedding directly with a mean-squared error (the paper's L_prior, Sec. 2.2):
 
     L_prior = E_{t, z_i^(t) ~ q_t} || f_theta(z_i^(t), t, y) - z_i ||^2
 
@@ -22,11 +22,14 @@ product with z_t (``candidates``).
 
 Scale: CLIP embeddings are unit vectors, whose components are ~ 1/sqrt(D) -- tiny next to the unit-variance noise
 of the forward process. The prior works on sqrt(D) * z (components of variance ~1), as the open-source DALL-E 2
-reimplementation does; :meth:`DiffusionPrior.sample` returns unit vectors again.
+reimplementation (DALLE2-pytorch's ``image_embed_scale``) does; the paper scales its 1024-dim embeddings by 17.2 "to
+match the empirical variance of RGB pixel values" (App. C). :meth:`DiffusionPrior.sample_embeddings` returns unit
+vectors again.
 
-Where the miniature differs: DALL-E 2's prior is a 1 B-parameter transformer over 256 BPE tokens of a 768-dim CLIP
-(ViT-H/16 for the shipped model) trained on hundreds of millions of pairs, sampled with 64 strided steps; this one
-is a few hundred thousand parameters over the course's CLIP (96-dim, word tokens).
+Where the miniature differs: the paper's prior is a 1 B-parameter transformer over 256 BPE tokens and the 1024-dim
+embeddings of a ViT-H/16 CLIP (reduced to 319 principal components), trained on about 250 million images and
+sampled with 64 strided steps (App. C); this one is under a million parameters over the course's CLIP (96-dim,
+word tokens), trained on generated shapes scenes, sampled with 25 DDIM steps.
 """
 
 from __future__ import annotations
