@@ -417,11 +417,12 @@ picked = generate(dalle, rerank_captions, guidance=1.5, top_p=0.9, seed=4, candi
 assert torch.equal(picked, candidates[best + torch.arange(2) * 8])
 
 # %% [markdown]
-# In this run 15 of the 16 candidates are right; CLIP scores the one with a stray object beside the hexagon far
-# below the others (0.398 against 0.92-0.95) and keeps a clean picture for each caption. Among right candidates
-# the scores differ by hundredths: it is less sure about shapes (chapter 7a: its zero-shot shape accuracy is the
-# weakest of the four attributes; here the small green crosses look much like diamonds), and reranking can only
-# choose among what the transformer drew.
+# In this run every candidate has the two named objects in the right places, but several small green crosses are
+# drawn so roughly that they look like diamonds, and one candidate (sixth in the second row) has a stray smudge
+# beside the hexagon. CLIP's scores spread over 0.85-0.94 in the first row and 0.75-0.91 in the second; for the
+# second caption it keeps a candidate whose small green shape has the arms of a cross. The smudged one scores 0.820,
+# below the kept one but above three clean ones: CLIP scores how well the named objects are drawn more than what
+# else is in the picture. Reranking can only choose among what the transformer drew.
 
 # %% [markdown]
 # ## 10. How good is it? A small measurement, and the benchmark
@@ -447,19 +448,20 @@ assert (r["seen, 1 object"] + r["held-out, 1 object"]) / 2 >= 0.2
 # CLIP; then the sampling time with and without the cache. The `dalle` rows use the shipped model's sampling
 # settings, guidance 1.5 with top-p 0.9: after training, guidance 1, 1.5, 2 and 3 with and without top-p 0.9 were
 # compared on *other* captions of the same groups (100 per group), and this pair scored the highest mean (guidance
-# 2: about the same mean, better on two objects, worse on one). One run of it (CPU, 2 threads; the `shapes_scratch`
-# row is from an earlier run of the same command, which `--skip-diffusion` leaves out when only `dalle` changes):
+# 2: about the same mean, better on two objects, worse on one). One run of it (CPU, one thread beside another job:
+# compare the seconds within the `dalle` rows only; the `shapes_scratch` row is from an earlier run of the same
+# command on two threads, which `--skip-diffusion` leaves out when only `dalle` changes):
 #
 # | model | sampling | seen, 1 object | seen, 2 objects | held-out, 1 object | held-out, 2 objects | mean | seconds |
 # |---|---|---|---|---|---|---|---|
 # | shapes_vqvae round trip | the captions' own renders → tokens → image | 92.6 % | 79.8 % | 85.4 % | 73.8 % | 82.9 % | – |
 # | shapes_scratch | diffusion, DDIM 25 steps, guidance 3 | 100.0 % | 96.6 % | 100.0 % | 91.2 % | 97.0 % | 1402 |
-# | dalle | top-p 0.9, guidance 1 (none) | 90.8 % | 72.0 % | 80.2 % | 55.8 % | 74.7 % | 27 |
-# | dalle | top-p 0.9, guidance 1.5 | 92.0 % | 81.2 % | 80.8 % | 61.4 % | 78.8 % | 45 |
-# | dalle | top-p 0.9, guidance 1.5, best of 8 by CLIP | 94.8 % | 82.0 % | 83.8 % | 70.2 % | 82.7 % | 478 |
+# | dalle | top-p 0.9, guidance 1 (none) | 90.8 % | 72.0 % | 80.2 % | 55.8 % | 74.7 % | 42 |
+# | dalle | top-p 0.9, guidance 1.5 | 92.0 % | 81.2 % | 80.8 % | 61.4 % | 78.8 % | 64 |
+# | dalle | top-p 0.9, guidance 1.5, best of 8 by CLIP | 95.2 % | 86.8 % | 87.4 % | 71.0 % | 85.1 % | 717 |
 #
-# Sampling time per image, 32 two-object captions in one batch at guidance 1.5: 0.026 s with the key-value cache,
-# 0.20 s without (7.8× slower), the same codes both ways. (Section 6's 8 captions gain less: the smaller the batch,
+# Sampling time per image (an earlier run of the command, alone on two threads), 32 two-object captions in one batch
+# at guidance 1.5: 0.026 s with the key-value cache, 0.20 s without (7.8× slower), the same codes both ways. (Section 6's 8 captions gain less: the smaller the batch,
 # the more of the time is Python overhead per step.)
 #
 # What the table shows (one run). **The transformer now draws about as well as its tokenizer lets it**: guided, it
@@ -470,8 +472,11 @@ assert (r["seen, 1 object"] + r["held-out, 1 object"]) / 2 >= 0.2
 # s = 1.5 adds 9 points on seen two-object captions (72 → 81 %) and 6 on held-out ones (56 → 61 %), and little on one
 # object. Larger scales backfire on this model: on the selection captions, s = 3 drew a stray extra object on 34-41 %
 # of the one-object captions (section 8 shows some), with or without top-p, and one-object fidelity fell to 29-41 %.
-# **Reranking adds the most on the hardest group**: the best of 8 by CLIP lifts held-out two-object captions from
-# 61 % to 70 % and one-object ones by 3 points, at 8 times the sampling cost — what DALL-E paid 512 times over.
+# **Reranking adds 3-10 points in every group**: the best of 8 by CLIP lifts held-out two-object captions from 61 %
+# to 71 %, seen two-object ones from 81 % to 87 %, and one-object ones by 3 (seen) and 7 (held-out) points, at 8
+# times the sampling cost — what DALL-E paid 512 times over. The best of 8 even passes the tokenizer's round trip
+# on average (85.1 % vs 82.9 %): among eight drawings there is often one that decodes more cleanly than the
+# round trip of a real render.
 # Held-out pairs stay below seen ones in every row: composing a (colour, shape) pair never seen in training is the
 # hard part. The diffusion model, which draws pixels instead of codes, still reads right 97 % on
 # average; the course's goals for this chapter (98 % / 90 % on one object, 90 % / 75 % on two) are not reached.
