@@ -362,9 +362,9 @@ for i, c in enumerate(pool.captions):
         print(f"rank {int(rank[i]) + 1}: {scores[i]:.3f}  {c}")
 
 # %% [markdown]
-# Read the captions: none of the five is the scene asked for, and none shows a green object. All five have a large
-# purple square (a held-out pair) with a small object to its right or below it; the best has a small *blue* circle
-# where the caption asks for a green one. The pool holds two scenes with a purple square and a green circle, each
+# Read the captions: none of the five is the scene asked for, and none shows a green object. Four have a large
+# purple square (a held-out pair) with a small object to its right or below it, the third a large *red* square; the
+# best has a small *blue* circle where the caption asks for a green one. The pool holds two scenes with a purple square and a green circle, each
 # with a size or the relation different from the query; the closer one (a *large* green circle on the right) ranks
 # only 100th. On this two-object query the model matched the held-out square, the layout and the sizes and let the
 # second object's colour go: reading every single object (section 5) does not mean reading every attribute of a
@@ -454,9 +454,9 @@ for name in ("clip", "clip_plain"):
 
 # %% [markdown]
 # What is the same as CLIP: two transformers (a ViT over patches with a class token, here behind a small
-# convolutional stem; a causal text transformer read at its end token), linear projections into one space, unit-length embeddings, the symmetric InfoNCE loss
-# with a learned temperature initialised at 1/0.07 and clamped at 100, zero-shot classification by prompts with
-# prompt ensembling.
+# convolutional stem; a causal text transformer read at its end token), linear projections into one space,
+# unit-length embeddings, the symmetric InfoNCE loss with a learned temperature initialised at 1/0.07 and clamped at
+# 100, zero-shot classification by prompts with prompt ensembling.
 #
 # What differs: ~0.7 M parameters instead of 150-430 M; 32 px images in 4 px patches (CLIP: 224 px, 14-32 px
 # patches); a word-level vocabulary of 86 tokens (82 words, 4 special tokens) instead of a 49 152-token byte-pair
