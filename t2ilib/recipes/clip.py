@@ -1,4 +1,4 @@
-"""Recipes for the CLIP chapter (7a): two CLIPs trained the same way except for hard negatives.
+"""Recipes for the CLIP chapter (7a): two CLIPs trained the same way except for hard negatives and image twins.
 
 * ``clip`` -- *hard negatives* in every batch: each shapes scene adds its caption with one object's shape replaced
   (with that scene's image, rendered with the one shape changed: an *image twin*), and each two-object scene its
@@ -43,7 +43,7 @@ def evaluate_clip(model, device, n: int = EVAL_N, attributes_only: bool = False)
 
 for _name, _hard, _desc in (("clip", True, "with swapped-caption hard negatives"),
                             ("clip_plain", False, "plain contrastive training")):
-    register(Recipe(name=_name, description=f"CLIP (ViT + text transformer) on shapes, digits, clothes; {_desc}",
+    register(Recipe(name=_name, description=f"CLIP (hybrid ViT + text transformer) on shapes, digits, clothes; {_desc}",
                     build=build_clip, config=CLIP_CONFIG, loss=lambda model, device: batch_loss,
                     batches=lambda model, device, _h=_hard: clip_batches(CLIP_BATCH, hard_negatives=_h, image_twins=_h,
                                                                          device=device),
