@@ -133,6 +133,22 @@ def my_top_p_filter(logits, p):
     drop = torch.zeros_like(logits, dtype=torch.bool).scatter(-1, order, before >= p)
     return logits.masked_fill(drop, float("-inf"))
 """,
+    "8.1": """
+def my_slerp(a, b, w):
+    omega = torch.arccos((a * b).sum(-1, keepdim=True).clamp(-1, 1))
+    return (torch.sin((1 - w) * omega) * a + torch.sin(w * omega) * b) / torch.sin(omega)
+""",
+    "8.2": """
+def my_ddim_step_from_x0(z_t, x0_hat, abar_t, abar_s):
+    eps = (z_t - abar_t ** 0.5 * x0_hat) / (1 - abar_t) ** 0.5
+    return abar_s ** 0.5 * x0_hat + (1 - abar_s) ** 0.5 * eps
+""",
+    "8.3": """
+def my_text_diff(z_i, z_old, z_new, theta):
+    z_d = F.normalize(z_new - z_old, dim=-1)
+    omega = torch.arccos((z_i * z_d).sum(-1, keepdim=True).clamp(-1, 1))
+    return (torch.sin((1 - theta) * omega) * z_i + torch.sin(theta * omega) * z_d) / torch.sin(omega)
+""",
     "4.q1": "answer_4_q1 = 0.25\n",
     "5.q1": "answer_5_q1 = 0.995\n",
     "6b.q1": "answer_6b_q1 = 50\n",
@@ -285,6 +301,20 @@ def my_top_p_filter(logits, p):
     drop = torch.zeros_like(logits, dtype=torch.bool).scatter(-1, order, probs.cumsum(-1) - probs >= p)
     return logits.masked_fill(drop, 0.0)
 """, "-inf")],
+    "8.1": [("""
+def my_slerp(a, b, w):
+    return F.normalize((1 - w) * a + w * b, dim=-1)
+""", "even pace")],
+    "8.2": [("""
+def my_ddim_step_from_x0(z_t, x0_hat, abar_t, abar_s):
+    return abar_s ** 0.5 * x0_hat
+""", "dropped the eps_hat term")],
+    "8.3": [("""
+def my_text_diff(z_i, z_old, z_new, theta):
+    z_d = F.normalize(z_old - z_new, dim=-1)
+    omega = torch.arccos((z_i * z_d).sum(-1, keepdim=True).clamp(-1, 1))
+    return (torch.sin((1 - theta) * omega) * z_i + torch.sin(theta * omega) * z_d) / torch.sin(omega)
+""", "new minus old")],
     "4.q1": [("answer_4_q1 = 0.2\n", "not right")],
     "5.q1": [("answer_5_q1 = 0.1\n", "multiplied by")],
     "6b.q1": [("answer_6b_q1 = 25\n", "twice per step")],

@@ -244,6 +244,16 @@ def test_the_unclip_benchmark_prints_its_tables_and_rejects_bad_arguments(capsys
                 "| unclip |", "| unclip_decoder, no prior |"):
         assert row in out, (row, out)
     assert "shapes_scratch" not in out and out.count("| unclip | ") == 3  # fidelity row + two diversity rows
+    import t2ilib.checkpoint  # one part, without the prior (as when the prior is still training)
+    load = t2ilib.checkpoint.load_pretrained
+    monkeypatch.setattr(t2ilib.unclip.Unclip, "pretrained", None)
+    monkeypatch.setattr(t2ilib.checkpoint, "load_pretrained",
+                        lambda name, device="cpu": small.decoder if name == "unclip_decoder" else load(name, device))
+    main(["--n", "2", "--diversity-captions", "2", "--k", "2", "--parts", "ceiling", "--precision", "fp32", "--device",
+          "cpu", "--steps", "2"])
+    out = capsys.readouterr().out
+    assert "| unclip_decoder (ceiling) |" in out and "| prior |" not in out and "| unclip |" not in out
+    assert "diversity" not in out
     for bad, message in ((["--k", "1"], "--k >= 2"), (["--guidance", "-1"], "--guidance and --prior-guidance")):
         with pytest.raises(SystemExit):
             main(bad)

@@ -34,6 +34,7 @@ from t2ilib.data.shapes import ShapesWorld
 from t2ilib.eval.fidelity import CAPTION_SEED, GROUPS, _pct, _table_row, fidelity_captions, shapes_fidelity
 
 SPLITS = {"seen": "test", "held-out": "held_out"}
+PARTS = ("prior", "ceiling", "unclip", "no-prior", "shapes_scratch")  # rows of main's tables (diversity: per model)
 
 
 @torch.no_grad()
@@ -136,6 +137,8 @@ def main(argv=None) -> None:
     p.add_argument("--k", type=int, default=8, help="samples per caption in the diversity table")
     p.add_argument("--bank", type=int, default=10_000, help="training images searched by the nearest-image baseline")
     p.add_argument("--skip-diffusion", action="store_true", help="leave out the shapes_scratch rows")
+    p.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS),
+                   help="which rows to measure (default: all); e.g. two processes on two cores, each with some parts")
     p.add_argument("--device", default=None, help="cpu, cuda or mps (default: best available)")
     add_precision_argument(p)
     args = p.parse_args(argv)
@@ -147,20 +150,24 @@ def main(argv=None) -> None:
                 f"{args.prior_guidance}")
     apply_precision_argument(args)
     device = get_device(args.device)
-    unclip, clip = Unclip.pretrained(device), load_pretrained("clip", device)
+    parts = set(args.parts) - ({"shapes_scratch"} if args.skip_diffusion else set())
+    unclip = Unclip.pretrained(device) if parts & {"prior", "unclip", "no-prior"} else None
+    decoder = unclip.decoder if unclip else load_pretrained("unclip_decoder", device)
+    clip = load_pretrained("clip", device)
     print(f"mini DALL-E 2 (unCLIP) on the shapes world; device {device}, precision {describe_precision(None, device)}"
           f"\n", flush=True)
 
-    t0 = time.perf_counter()
-    r = prior_similarity(unclip.prior, clip, n=args.n, guidance=args.prior_guidance, bank=args.bank)
-    print(f"the prior: mean cosine similarity to the true CLIP image embedding of a render of the caption ({args.n} "
-          f"seen, {args.n} held-out; {r['steps']} DDIM steps, guidance {args.prior_guidance:g}; nearest of "
-          f"{r['bank']} training images) [{time.perf_counter() - t0:.0f} s]\n")
-    print(_table_row(["image embedding from", "seen", "held-out"]))
-    print(_table_row(["---"] * 3))
-    for what in ("prior", "text embedding", "nearest training image"):
-        print(_table_row([what, r[f"{what}, seen"], r[f"{what}, held-out"]]))
-    print(flush=True)
+    if "prior" in parts:
+        t0 = time.perf_counter()
+        r = prior_similarity(unclip.prior, clip, n=args.n, guidance=args.prior_guidance, bank=args.bank)
+        print(f"the prior: mean cosine similarity to the true CLIP image embedding of a render of the caption "
+              f"({args.n} seen, {args.n} held-out; {r['steps']} DDIM steps, guidance {args.prior_guidance:g}; nearest "
+              f"of {r['bank']} training images) [{time.perf_counter() - t0:.0f} s]\n")
+        print(_table_row(["image embedding from", "seen", "held-out"]))
+        print(_table_row(["---"] * 3))
+        for what in ("prior", "text embedding", "nearest training image"):
+            print(_table_row([what, r[f"{what}, seen"], r[f"{what}, held-out"]]))
+        print(flush=True)
 
     groups = list(GROUPS)
     either = [f"{g}, either order" for g in groups if GROUPS[g][1] == 2]
@@ -169,29 +176,32 @@ def main(argv=None) -> None:
     print(_table_row(["model", "image embedding", *groups, "mean", *either, "seconds"]))
     print(_table_row(["---"] * (len(groups) + len(either) + 4)), flush=True)
     t0 = time.perf_counter()
-    v = variation_fidelity(unclip.decoder, clip, n_per_group=args.n, guidance=args.guidance, steps=args.steps)
-    print(_table_row(["unclip_decoder (ceiling)", "CLIP's embedding of the caption's own render",
-                      *(_pct(v[g]) for g in groups), _pct(v["fidelity"]), *("–" for _ in either),
-                      round(time.perf_counter() - t0, 1)]), flush=True)
+    if "ceiling" in parts:
+        v = variation_fidelity(decoder, clip, n_per_group=args.n, guidance=args.guidance, steps=args.steps)
+        print(_table_row(["unclip_decoder (ceiling)", "CLIP's embedding of the caption's own render",
+                          *(_pct(v[g]) for g in groups), _pct(v["fidelity"]), *("–" for _ in either),
+                          round(time.perf_counter() - t0, 1)]), flush=True)
     prior_how = f"from the prior (guidance {args.prior_guidance:g}), decoder guidance {args.guidance:g}"
-    rows = [("unclip", prior_how, unclip, dict(prior_guidance=args.prior_guidance)),
-            ("unclip_decoder, no prior", "the caption's text embedding", unclip, dict(use_prior=False))]
-    if not args.skip_diffusion:
-        rows.append(("shapes_scratch", "– (text-conditioned diffusion)", load_pretrained("shapes_scratch", device),
-                     None))
+    rows = [("unclip", prior_how, unclip, dict(prior_guidance=args.prior_guidance))] if "unclip" in parts else []
+    if "no-prior" in parts:
+        rows.append(("unclip_decoder, no prior", "the caption's text embedding", unclip, dict(use_prior=False)))
+    scratch = load_pretrained("shapes_scratch", device) if "shapes_scratch" in parts else None
+    if scratch is not None:
+        rows.append(("shapes_scratch", "– (text-conditioned diffusion)", scratch, None))
     for name, how, model, sampling in rows:
         r = shapes_fidelity(model, n_per_group=args.n, guidance=args.guidance, steps=args.steps, sampling=sampling)
         print(_table_row([name, how, *(_pct(r[g]) for g in groups), _pct(r["fidelity"]),
                           *(_pct(r[g]) for g in either), r["seconds"]]), flush=True)
 
-    if args.diversity_captions:
+    models = [("unclip", unclip)] if "unclip" in parts else []
+    models += [("shapes_scratch", scratch)] if scratch is not None else []
+    if args.diversity_captions and models:
         captions = fidelity_captions("seen, 1 object", args.diversity_captions)
         print(f"\ndiversity: {args.k} samples of each of {len(captions)} one-object seen captions; spread = mean "
               f"pairwise pixel distance between the samples the probe reads right, / the same for {args.k} renders of "
               f"the caption by the shapes world (1 = as varied as the world)\n")
         print(_table_row(["model", "guidance", "fidelity", "spread", "captions measured"]))
         print(_table_row(["---"] * 5), flush=True)
-        models = [("unclip", unclip)] + ([] if args.skip_diffusion else [("shapes_scratch", rows[-1][2])])
         for name, model in models:
             for s in sorted({1.0, args.guidance}):
                 d = within_caption_spread(model, captions, k=args.k, guidance=s, steps=args.steps)

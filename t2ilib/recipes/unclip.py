@@ -18,6 +18,7 @@ import torch
 
 from t2ilib.checkpoint import frozen_pretrained
 from t2ilib.diffusion import noised_batches
+from t2ilib.precision import autocast
 from t2ilib.recipes import Recipe, register
 from t2ilib.recipes.diffusion import denoising_loss
 from t2ilib.unclip import DiffusionPrior, UnclipDecoder
@@ -41,6 +42,10 @@ def _clip():
     return frozen_pretrained("clip")
 
 
+def _device_of(module) -> torch.device:
+    return next(module.parameters()).device
+
+
 def _shapes(batch: int, seed: int = 0):
     from t2ilib.data.shapes import ShapesWorld
 
@@ -53,8 +58,8 @@ def decoder_batches(model, device):
 
     def at(step: int):
         images = scenes(step).images
-        with torch.no_grad():
-            z = clip.encode_images(images)
+        with torch.no_grad(), autocast(_device_of(clip)):  # the frozen CLIP in the precision policy's dtype
+            z = clip.encode_images(images).float()
         z = UnclipDecoder.drop_embeddings(z, P_UNCOND, torch.Generator().manual_seed(step + 17))
         return images.to(device), z.to(device)
     return noised_batches(at, model.num_steps)
@@ -67,9 +72,10 @@ def prior_batches(model, device, batch_size: int | None = None):
 
     def at(step: int):
         b = scenes(step)
-        with torch.no_grad():
-            z = clip.encode_images(b.images).to(device)
-            cond = {k: v.to(device) for k, v in model.encode(b.captions, clip).items()}
+        with torch.no_grad(), autocast(_device_of(clip)):  # the frozen CLIP in the precision policy's dtype
+            z = clip.encode_images(b.images).float().to(device)
+            cond = {k: (v.float() if v.is_floating_point() else v).to(device)
+                    for k, v in model.encode(b.captions, clip).items()}
         return z, cond, torch.Generator().manual_seed(step + 29)
     return at
 
