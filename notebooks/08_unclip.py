@@ -132,15 +132,15 @@ kept = caption_matches(probe, varied, [c for c in scenes.captions[:4] for _ in r
 print(f"the probe reads {sum(kept)} of {len(kept)} variations as their original's caption")
 
 # %% [markdown]
-# One object comes back almost untouched: the same shape, colour and size in the same place, moved by a pixel or two
-# at most. The embedding holds the scene, and the decoder redraws it. Two objects are where it slips (third row): the
-# circle stays left of the cross in every variation, but the two colours wander between the shapes (a yellow circle,
-# an orange cross, both yellow) and the pair drifts up and down. The probe agrees: 16 of the 20 variations read as
-# their original's caption. Measured over 500 renders per caption group (`python -m t2ilib.eval.unclip_benchmark`,
-# section 6's table), the decoder keeps the caption of 100 % of one-object renders of seen (colour, shape) pairs and
-# 91 % of held-out ones, but only 49 % and 30 % of two-object renders: what CLIP's 96 numbers keep of a two-object
-# scene is mostly *which* objects, less *which colour goes with which shape*. That is unCLIP's ceiling: whatever the
-# prior does, the decoder cannot draw more than the embedding holds.
+# One object comes back almost untouched: the same shape, colour and size in the same place, moved by two or three
+# pixels at most. The embedding holds the scene, and the decoder redraws it. Two objects are where it slips (third
+# row): the circle stays left of the cross in every variation, but the two colours wander between the shapes (a yellow
+# circle with an orange cross, both yellow, both orange) and the pair drifts up and to the right. The probe agrees: 16
+# of the 20 variations read as their original's caption. Measured over 500 renders per caption group
+# (`python -m t2ilib.eval.unclip_benchmark`, section 6's table), the decoder keeps the caption of 100 % of one-object
+# renders of seen (colour, shape) pairs and 91 % of held-out ones, but only 49 % and 30 % of two-object renders: what
+# CLIP's 96 numbers keep of a two-object scene is mostly *which* objects, less *which colour goes with which shape*.
+# That is unCLIP's ceiling: whatever the prior does, the decoder cannot draw more than the embedding holds.
 #
 # ## 3. The prior: a diffusion model over embeddings
 #
@@ -334,9 +334,10 @@ plt.show()
 # * **unCLIP reaches its ceiling.** The prior's embeddings are as good as the true embedding of a real render of the
 #   caption: end to end, unCLIP draws what the decoder can draw from any embedding.
 # * **The prior earns its place on held-out pairs.** Fed the text embedding directly, the decoder gets one object of
-#   a held-out (colour, shape) pair right 83.8 % of the time; through the prior, 94.4 %, above the 91.2 % of the
-#   renders' own embeddings. With this CLIP the text embedding is already close to the image cloud (section 1); on
-#   seen pairs that is nearly enough (97.8 % without the prior), on held-out pairs it is not.
+#   a held-out (colour, shape) pair right 83.8 % of the time; through the prior, 94.4 %, as high as the 91.2 % of the
+#   renders' own embeddings (3 points above them: within the noise). With this CLIP the text embedding is already
+#   close to the image cloud (section 1); on seen pairs that is nearly enough (97.8 % without the prior), on held-out
+#   pairs it is not.
 # * **Two objects fail at the decoder, not at the prior.** All three unCLIP rows sit at 27-53 % on two-object
 #   captions, against 92-97 % for `shapes_scratch`, which reads the caption's words through cross-attention. A
 #   96-number summary of the picture keeps which objects are in it better than which colour belongs to which shape
