@@ -18,7 +18,7 @@ the null condition is the zero vector, so one network learns p(x | z_i) and p(x)
 second towards the first (:func:`t2ilib.diffusion.guidance.guided_model`).
 
 Where the miniature differs: DALL-E 2 decodes at 64 x 64 (3.5 B parameters) and two diffusion upsamplers take it to
-256 and 1024 px; this decoder paints the shapes world's 32 x 32 images directly, with ~2 M parameters.
+256 and 1024 px; this decoder paints the shapes world's 32 x 32 images directly, with 3.1 M parameters.
 """
 
 from __future__ import annotations
