@@ -8,8 +8,8 @@ DALL-E 2 inverts CLIP's image encoder. Its decoder is GLIDE's UNet with the CLIP
 
 This decoder is text-free: it models P(x | z_i), so the four projected tokens are the whole context its
 cross-attention reads. The paper's decoder models P(x | z_i, y): it keeps GLIDE's text path (the caption dropped 50 %
-of the time in training), "but find that it offers little help in this regard" (Sec. 2.1). The course's UNet (:class:`t2ilib.nn.UNet`)
-already has both paths: ``cond`` (an MLP of the vector added to the time embedding) and ``context`` (tokens read
+of the time in training), "but find that it offers little help in this regard" (Sec. 2.1). The course's UNet
+(:class:`t2ilib.nn.UNet`) already has both paths: ``cond`` (an MLP of the vector added to the time embedding) and ``context`` (tokens read
 by cross-attention at the lowest resolutions and in the middle).
 
 Classifier-free guidance (as in the paper, "randomly setting the CLIP embeddings to zero ... 10% of the time",
