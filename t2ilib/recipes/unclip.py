@@ -59,7 +59,7 @@ def decoder_batches(model, device):
     def at(step: int):
         images = scenes(step).images
         with torch.no_grad(), autocast(_device_of(clip)):  # the frozen CLIP in the precision policy's dtype
-            z = clip.encode_images(images).float()
+            z = clip.encode_images(images)  # float32 unit vectors
         z = UnclipDecoder.drop_embeddings(z, P_UNCOND, torch.Generator().manual_seed(step + 17))
         return images.to(device), z.to(device)
     return noised_batches(at, model.num_steps)
@@ -73,9 +73,8 @@ def prior_batches(model, device, batch_size: int | None = None):
     def at(step: int):
         b = scenes(step)
         with torch.no_grad(), autocast(_device_of(clip)):  # the frozen CLIP in the precision policy's dtype
-            z = clip.encode_images(b.images).float().to(device)
-            cond = {k: (v.float() if v.is_floating_point() else v).to(device)
-                    for k, v in model.encode(b.captions, clip).items()}
+            z = clip.encode_images(b.images).to(device)  # float32, as are the caption's states
+            cond = {k: v.to(device) for k, v in model.encode(b.captions, clip).items()}
         return z, cond, torch.Generator().manual_seed(step + 29)
     return at
 
