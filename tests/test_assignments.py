@@ -1,5 +1,5 @@
 """Assignments: student notebooks are current, teacher notebooks score full marks, untouched student notebooks
-score nothing (without crashing the grader), and every student notebook runs up to its first exercise."""
+score nothing (without crashing the grader), and every student notebook's exercises and checks run."""
 
 from __future__ import annotations
 
@@ -79,12 +79,13 @@ def _is_check(cell) -> bool:
     return cell.cell_type == "code" and not cell.metadata.get("tags") and "check(" in cell.source
 
 
-def test_student_notebooks_run_up_to_their_first_exercise():
-    """Execute each student notebook up to its first exercise's check cell, then every other exercise cell and its
-    check: no errors, and every check reports its exercise as not done (the exercises raise NotImplementedError
-    by design). The cells in between are the teacher notebook's, which nbval runs (the student notebook differs
-    from it only inside the exercise cells: test_committed_student_notebooks_are_current). One kernel runs all
-    notebooks, its namespace reset between them (imports are then cached: the test takes seconds, not minutes)."""
+def test_student_notebooks_run_their_exercise_cells_and_checks():
+    """Execute each student notebook's first code cell (its imports, `check` among them), then every exercise cell
+    and every check: no errors, and every check reports its exercise as not done (the exercises raise
+    NotImplementedError by design). The cells in between are the teacher notebook's, which nbval runs (the student
+    notebook differs from it only inside the exercise cells: test_committed_student_notebooks_are_current), and an
+    exercise cell needs nothing but the imports (the grader runs it alone too). One kernel runs all notebooks, its
+    namespace reset between them (imports are then cached: the test takes seconds, not minutes)."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -94,11 +95,9 @@ def test_student_notebooks_run_up_to_their_first_exercise():
     with client.setup_kernel():
         for stem in SOURCES:
             nb = nbformat.read(STUDENT / f"{stem}.ipynb", as_version=4)
-            first = next(k for k, c in enumerate(nb.cells) if _is_exercise(c))
-            first_check = next(k for k in range(first + 1, len(nb.cells)) if _is_check(nb.cells[k]))
-            later = [k for k in range(first_check + 1, len(nb.cells))
-                     if _is_exercise(nb.cells[k]) or _is_check(nb.cells[k])]
-            cells = [nb.cells[k] for k in [*range(first_check + 1), *later]]
+            imports = next(c for c in nb.cells if c.cell_type == "code")
+            assert "from t2ilib.grading import check" in imports.source, f"{stem}: the first code cell imports check"
+            cells = [imports, *(c for c in nb.cells if _is_exercise(c) or _is_check(c))]
             client.nb.cells = [reset, *cells]  # nbclient stores each executed cell back by its index
             for k, cell in enumerate(client.nb.cells):
                 if cell.cell_type == "code":
