@@ -368,6 +368,16 @@ def test_generic_explanations_name_shape_sign_and_factor():
         assert r.status == "failed" and phrase in r.message, (id, r.message)
 
 
+def test_the_grading_worker_starts_without_transformers():
+    """The worker imports every exercise module at start, once per submission: no module may pull in transformers
+    at import time (4 s), only when its exercise is graded."""
+    import subprocess
+
+    code = "import sys, t2ilib.grading.worker, t2ilib.grading.exercises; print('transformers' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
 def test_worker_contains_bad_cells():
     assert static_problems("from t2ilib.diffusion import q_sample") .startswith("the cell imports 't2ilib.diffusion'")
     assert "os" in static_problems("import os\n")

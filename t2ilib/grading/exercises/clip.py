@@ -7,9 +7,10 @@ import math
 import torch
 import torch.nn.functional as F
 
-# The references below are imported when an exercise is graded, not here: their packages import transformers
-# (4 s), and the grading worker starts once per submission (2 s with torch alone).
 from t2ilib.grading.core import call, exercise, expect, seeded
+
+# clip_loss and patchify are imported when an exercise is graded: t2ilib.clip imports transformers (4 s), and
+# the grading worker, which starts once per submission, imports every exercise module (2 s with torch alone).
 
 
 @exercise("7a.1", "my_patchify", "a ViT's patches: (N, C, H, W) -> (N, number of patches, C * P * P)")
