@@ -34,7 +34,7 @@
 # | 7a | CLIP | `07a_clip` | one vector space for captions and images: zero-shot classification, retrieval, binding |
 # | 7b | mini DALL-E | `07b_dalle` | images as token sentences: a GPT over caption + image tokens, sampling, guidance, CLIP reranking |
 # | 8 | mini DALL-E 2 (unCLIP) | `08_unclip` | drawing from CLIP's image embedding: a prior, a decoder, variations and edits |
-# | 9 | mini Imagen | (coming) | a cascade, noise conditioning augmentation, what a frozen text encoder buys |
+# | 9 | mini Imagen | `09_imagen` | a cascade, noise conditioning augmentation, what a frozen text encoder buys |
 # | 10 | evaluation | (coming) | FID, precision/recall, prompt fidelity |
 #
 # ## Three ways to use each chapter

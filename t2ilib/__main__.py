@@ -5,6 +5,7 @@
     python -m t2ilib generate "a red circle left of a blue square" --out img.png   # text -> image
     python -m t2ilib generate --model dalle --candidates 8 "a red circle left of a blue square"
     python -m t2ilib generate --model unclip "a red circle left of a blue square"   # mini DALL-E 2
+    python -m t2ilib generate --model imagen --save-stages "a red circle left of a blue square"  # mini Imagen
     python -m t2ilib train digit_classifier   # retrain one shipped checkpoint from its recipe
     python -m t2ilib train --all              # retrain every shipped checkpoint (make checkpoints)
     python -m t2ilib verify                   # re-measure every shipped checkpoint's recorded metric
@@ -60,6 +61,7 @@ def _cmd_generate(args) -> int:
     from t2ilib.dalle import DALLE_SAMPLING, MiniDalle
     from t2ilib.dalle import generate as generate_tokens
     from t2ilib.data.paths import checkpoint_dir
+    from t2ilib.imagen import Cascade
     from t2ilib.precision import resolve_precision
     from t2ilib.text.denoiser import generate
     from t2ilib.text.prompts import TEXT_MODELS, check_model_prompt, model_for_prompt
@@ -70,14 +72,18 @@ def _cmd_generate(args) -> int:
     if name not in TEXT_MODELS:
         print(f"error: --model: expected auto or one of {list(TEXT_MODELS)}, got {name!r}", file=sys.stderr)
         return 2
-    parts = ("unclip_prior", "unclip_decoder") if name == "unclip" else (name,)
+    if args.save_stages and name != "imagen":
+        print(f"error: --save-stages: only for --model imagen (a cascade), got --model {name}", file=sys.stderr)
+        return 2
+    parts = {"unclip": ("unclip_prior", "unclip_decoder"), "imagen": ("imagen_base", "imagen_sr")}.get(name, (name,))
     for part in parts:
         path = checkpoint_dir() / f"{part}.safetensors"
         if not path.exists():
             print(f"error: the checkpoint {path} is missing; train it with `python -m t2ilib train {part}`",
                   file=sys.stderr)
             return 2
-    model = Unclip.pretrained(args.device or "cpu") if name == "unclip" else load_pretrained(name, args.device or "cpu")
+    pretrained = {"unclip": Unclip.pretrained, "imagen": Cascade.pretrained}.get(name)
+    model = pretrained(args.device or "cpu") if pretrained else load_pretrained(name, args.device or "cpu")
     try:
         prompt = check_model_prompt(model, name, args.prompt)
     except ValueError as e:
@@ -103,6 +109,21 @@ def _cmd_generate(args) -> int:
                                         seed=args.seed)
                 how = f"prior: 25 DDIM steps, best of 2 embeddings; decoder: {args.steps} DDIM steps"
                 device = model.decoder.device
+            elif isinstance(model, Cascade):
+                from t2ilib.imagen.cascade import LEVEL
+
+                guidance = 3.0 if args.guidance is None else args.guidance
+                out = model.generate([prompt] * args.n, guidance=(guidance, guidance), steps=(args.steps, args.steps),
+                                     level=LEVEL, threshold=(args.threshold, args.threshold), seed=args.seed,
+                                     stages=True)
+                images = out["final"]
+                if args.save_stages:
+                    base = args.out.with_name(f"{args.out.stem}_base{args.out.suffix or '.png'}")
+                    print(f"wrote {save_grid(out['base'], base, nrow=min(args.n, 8))}: the base model's "
+                          f"{out['base'].shape[-1]} px images")
+                how = (f"{args.steps} DDIM steps per stage, base {out['base'].shape[-1]} px -> upsampler "
+                       f"{images.shape[-1]} px at noise level {LEVEL}")
+                device = model.base.vocab_checksum.device
             else:
                 guidance = 3.0 if args.guidance is None else args.guidance
                 images = generate(model, [prompt] * args.n, guidance=guidance, steps=args.steps,
@@ -182,13 +203,17 @@ def main(argv=None) -> int:
     s = sub.add_parser("generate", help="generate images from a caption with the course's text-to-image models")
     s.add_argument("prompt")
     s.add_argument("--out", type=Path, default=Path("generated.png"))
-    s.add_argument("--model", default="auto", help="shapes_minilm, shapes_scratch, dalle, unclip, digit_text, or auto "
+    s.add_argument("--model", default="auto", help="shapes_minilm, shapes_scratch, dalle, unclip, imagen, digit_text, "
+                   "or auto "
                    "(digits if the prompt names one, else shapes_scratch, the better shapes model)")
     s.add_argument("--n", type=int, default=4, help="number of images")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--guidance", type=float, default=None,
                    help="classifier-free guidance scale (1 = none; default 3, dalle 1.5; unclip: the decoder's)")
-    s.add_argument("--steps", type=int, default=25, help="diffusion models: DDIM steps (unclip: the decoder's)")
+    s.add_argument("--steps", type=int, default=25,
+                   help="diffusion models: DDIM steps (unclip: the decoder's; imagen: per stage)")
+    s.add_argument("--save-stages", action="store_true",
+                   help="imagen: also save the base model's low-resolution images (OUT with _base before the suffix)")
     s.add_argument("--threshold", default="static", choices=["static", "dynamic", "none"],
                    help="diffusion models: clipping of the predicted image")
     s.add_argument("--temperature", type=float, default=1.0, help="dalle: softmax temperature of each image token")

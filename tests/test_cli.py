@@ -111,7 +111,7 @@ def test_generate_bad_prompts_get_a_message_not_a_traceback(tmp_path, capsys):
     for prompt, message in cases.items():
         assert main(["generate", prompt, "--out", out, "--steps", "2"]) == 2, prompt
         assert message in capsys.readouterr().err, prompt
-    assert main(["generate", "a red circle", "--model", "imagen"]) == 2
+    assert main(["generate", "a red circle", "--model", "parti"]) == 2
     assert "--model" in capsys.readouterr().err
     with pytest.raises(SystemExit) as e:
         main(["generate", "a red circle", "--steps", "0"])
@@ -152,6 +152,41 @@ def test_generate_with_unclip_runs_the_prior_and_the_decoder(tmp_path, capsys, m
     assert main(["generate", "a small red zebra on the left", "--model", "unclip", "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "error (unclip)" in err and "never use ['zebra']" in err
+
+
+def test_generate_with_imagen_runs_the_cascade_and_saves_its_stages(tmp_path, capsys, monkeypatch):
+    """The command's cascade path with small untrained stages: both images written, the stage check, the message
+    when a stage is missing, --save-stages refused for other models."""
+    import torch
+
+    from t2ilib.__main__ import main
+    from t2ilib.imagen import Cascade, SuperResUNet
+    from t2ilib.text.denoiser import TextConditionedUNet
+
+    monkeypatch.setenv("T2I_PRECISION", "fp32")  # restored afterwards: --precision sets it for the whole process
+    data = tmp_path / "data"
+    (data / "checkpoints").mkdir(parents=True)
+    monkeypatch.setenv("T2I_DATA_DIR", str(data))
+    out = tmp_path / "i.png"
+    assert main(["generate", "a red circle", "--model", "imagen", "--out", str(out)]) == 2
+    assert "imagen_base.safetensors is missing; train it with `python -m t2ilib train imagen_base`" in \
+        capsys.readouterr().err
+    for part in ("imagen_base", "imagen_sr"):
+        (data / "checkpoints" / f"{part}.safetensors").touch()
+    torch.manual_seed(0)
+    tiny = dict(max_tokens=24, in_channels=3, channels=(16, 32), attention_levels=(1,), prediction="v_prediction")
+    small = Cascade(TextConditionedUNet("scratch", resolution=16, **tiny),
+                    SuperResUNet(low_resolution=16, encoder="scratch", resolution=32, **tiny))
+    monkeypatch.setattr(Cascade, "pretrained", classmethod(lambda cls, device="cpu": small))
+    assert main(["generate", "a small red circle on the left", "--model", "imagen", "--n", "2", "--steps", "2",
+                 "--save-stages", "--out", str(out), "--precision", "fp32"]) == 0
+    said = capsys.readouterr().out
+    assert "from imagen" in said and "base 16 px -> upsampler 32 px" in said
+    assert Image.open(out).size == (2 * 32 + 3, 32 + 2) and Image.open(tmp_path / "i_base.png").size == (2 * 16 + 3, 16 + 2)
+    assert main(["generate", "a small red zebra on the left", "--model", "imagen", "--out", str(out)]) == 2
+    assert "error (imagen)" in capsys.readouterr().err
+    assert main(["generate", "a small red circle", "--model", "shapes_scratch", "--save-stages", "--out", str(out)]) == 2
+    assert "--save-stages: only for --model imagen" in capsys.readouterr().err
 
 
 def test_fidelity_benchmark_prints_its_table(capsys):

@@ -149,6 +149,19 @@ def my_text_diff(z_i, z_old, z_new, theta):
     omega = torch.arccos((z_i * z_d).sum(-1, keepdim=True).clamp(-1, 1))
     return (torch.sin((1 - theta) * omega) * z_i + torch.sin(theta * omega) * z_d) / torch.sin(omega)
 """,
+    "9.1": """
+def my_noise_augment(low_res, level, noise):
+    s = 0.008
+    f = lambda u: math.cos((u + s) / (1 + s) * math.pi / 2) ** 2
+    abar = f(level) / f(0.0)
+    return abar ** 0.5 * low_res + (1 - abar) ** 0.5 * noise
+""",
+    "9.2": """
+def my_target_rank(generated, real, targets):
+    sim = F.normalize(generated, dim=1) @ F.normalize(real, dim=1).T
+    own = sim[torch.arange(len(targets)), targets]
+    return (sim > own[:, None]).sum(1) + 1
+""",
     "4.q1": "answer_4_q1 = 0.25\n",
     "5.q1": "answer_5_q1 = 0.995\n",
     "6b.q1": "answer_6b_q1 = 50\n",
@@ -315,6 +328,23 @@ def my_text_diff(z_i, z_old, z_new, theta):
     omega = torch.arccos((z_i * z_d).sum(-1, keepdim=True).clamp(-1, 1))
     return (torch.sin((1 - theta) * omega) * z_i + torch.sin(theta * omega) * z_d) / torch.sin(omega)
 """, "new minus old")],
+    "9.1": [("""
+def my_noise_augment(low_res, level, noise):
+    return (1 - level) ** 0.5 * low_res + level ** 0.5 * noise
+""", "linear schedule"), ("""
+def my_noise_augment(low_res, level, noise):
+    f = math.cos((level + 0.008) / 1.008 * math.pi / 2) ** 2
+    return f ** 0.5 * low_res + (1 - f) ** 0.5 * noise
+""", "divide by f(0)")],
+    "9.2": [("""
+def my_target_rank(generated, real, targets):
+    sim = generated @ real.T
+    return (sim > sim[torch.arange(len(targets)), targets][:, None]).sum(1) + 1
+""", "cosine similarity"), ("""
+def my_target_rank(generated, real, targets):
+    sim = F.normalize(generated, dim=1) @ F.normalize(real, dim=1).T
+    return (sim >= sim[torch.arange(len(targets)), targets][:, None]).sum(1)
+""", "tie")],
     "4.q1": [("answer_4_q1 = 0.2\n", "not right")],
     "5.q1": [("answer_5_q1 = 0.1\n", "multiplied by")],
     "6b.q1": [("answer_6b_q1 = 25\n", "twice per step")],

@@ -87,14 +87,16 @@ def test_ci_runs_make_test():
 
 
 def test_data_folder_stays_small():
-    """Every clone downloads data/ (datasets, checkpoints): keep it under 60 MB."""
+    """Every clone downloads data/ (datasets, checkpoints): keep it under 110 MB. (60 MB until chapter 9, whose six
+    checkpoints add 43 MB; the largest, `emoji_scratch`, is 15 MB because its text encoder keeps an embedding row for
+    each of WordPiece's 30 522 tokens.)"""
     import subprocess
 
     files = subprocess.run(["git", "ls-files", "data"], cwd=ROOT, capture_output=True, text=True).stdout.split()
     if not files:  # not a git checkout (e.g. an unpacked archive): measure the folder
         files = [str(p.relative_to(ROOT)) for p in (ROOT / "data").rglob("*") if p.is_file()]
     total = sum((ROOT / f).stat().st_size for f in files if (ROOT / f).exists())
-    assert total < 60e6, f"data/ holds {total / 1e6:.1f} MB"
+    assert total < 110e6, f"data/ holds {total / 1e6:.1f} MB"
 
 
 def test_precision_comes_from_the_policy_everywhere():

@@ -374,3 +374,22 @@ def test_order_sensitivity_separates_a_binding_model_from_a_bag_of_words():
     blind = build_shapes("scratch").eval()  # untrained: its output layer starts at zero, captions change nothing
     r = order_sensitivity(blind, n=n, timesteps=(700,), seed=seed)
     assert r[700]["loss_true"] == r[700]["loss_swapped"] and r[700]["true_better"] == 0.0, r
+
+
+def test_scratch_encoder_can_borrow_minilms_wordpiece_vocabulary():
+    """For captions outside the course's words (emoji names): the same tokens a frozen MiniLM reads, fresh weights."""
+    course = ScratchTextEncoder(dim=32, layers=1, heads=2, max_tokens=16)
+    wp = ScratchTextEncoder(dim=32, layers=1, heads=2, max_tokens=16, tokenizer="wordpiece")
+    caption = "an emoji of a strawberry"
+    assert course.tokenizer.unk_token_id in course.tokenizer(caption)["input_ids"]
+    assert wp.tokenizer(caption)["input_ids"] == pretrained_tokenizer()(caption)["input_ids"]
+    assert wp.tokenizer.unk_token_id not in wp.tokenizer(caption)["input_ids"]
+    assert wp([caption]).states.shape[-1] == 32
+    with pytest.raises(ValueError, match="tokenizer"):
+        ScratchTextEncoder(tokenizer="bpe")
+    m = TextConditionedUNet("scratch", scratch_tokenizer="wordpiece", max_tokens=16, in_channels=1, channels=(16, 32),
+                            attention_levels=(1,))
+    assert m.config["scratch_tokenizer"] == "wordpiece" and "scratch_tokenizer" not in TextConditionedUNet(
+        "scratch", max_tokens=16, in_channels=1, channels=(16, 32), attention_levels=(1,)).config
+    with pytest.raises(ValueError, match="scratch_tokenizer"):
+        TextConditionedUNet("minilm", scratch_tokenizer="wordpiece", in_channels=1, channels=(16, 32))

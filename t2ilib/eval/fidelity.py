@@ -58,7 +58,9 @@ def shapes_fidelity(model, probe=None, *, n_per_group: int = 100, guidance: floa
     ``threshold``) or a :class:`~t2ilib.dalle.MiniDalle` (``sampling``: the options of
     :func:`t2ilib.dalle.generate`, e.g. ``{"top_k": 32, "candidates": 8, "clip": clip}``) or an
     :class:`~t2ilib.unclip.Unclip` (``guidance`` is the decoder's; ``sampling``: other options of
-    :func:`t2ilib.unclip.generate`, e.g. ``{"prior_guidance": 2.0}``). ``caption_seed``: another
+    :func:`t2ilib.unclip.generate`, e.g. ``{"prior_guidance": 2.0}``) or an Imagen :class:`~t2ilib.imagen.Cascade`
+    (``guidance``, ``steps``, ``threshold`` for both stages; ``sampling``: ``{"level": 0.2}`` and optionally
+    ``upsampler_guidance`` / ``upsampler_steps`` / ``upsampler_threshold``). ``caption_seed``: another
     draw of captions from the same groups (e.g. to choose sampling settings on captions the reported numbers do not
     use)."""
     from t2ilib.checkpoint import load_pretrained
@@ -194,9 +196,15 @@ def order_sensitivity(model, *, n: int = 128, timesteps=(900, 700, 500), seed: i
 
 def _generate(model, captions, guidance, steps, seed, threshold, sampling=None):
     from t2ilib.dalle import MiniDalle
+    from t2ilib.imagen import Cascade
     from t2ilib.unclip import Unclip
 
     model.eval()
+    if isinstance(model, Cascade):  # guidance, steps, threshold: both stages unless sampling names the upsampler's
+        opts = dict(sampling or {})
+        pair = lambda key, value: (value, opts.pop(f"upsampler_{key}", value))  # noqa: E731
+        return model.generate(captions, guidance=pair("guidance", guidance), steps=pair("steps", steps), seed=seed,
+                              threshold=pair("threshold", threshold), **opts).cpu()
     if isinstance(model, MiniDalle):
         from t2ilib.dalle import generate
 

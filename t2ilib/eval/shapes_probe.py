@@ -72,12 +72,16 @@ class ShapesProbe(Describable, nn.Module):
                                   nn.Linear(4 * w * (resolution // 4) ** 2, 256), nn.ReLU(), nn.Dropout(0.1))
         self.heads = nn.ModuleDict({h: nn.Linear(256, len(v)) for h, v in HEADS.items()})
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 256): the features every head reads (a judge FID's feature space on the shapes world)."""
         if x.ndim != 4 or x.shape[1] != 3:
             raise ValueError(f"images: expected (N, 3, H, W) in [-1, 1], got shape {tuple(x.shape)}")
         if x.shape[-1] != self.resolution or x.shape[-2] != self.resolution:
             x = F.interpolate(x, size=(self.resolution,) * 2, mode="bilinear", antialias=True, align_corners=False)
-        f = self.body(x)
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        f = self.features(x)
         return {h: head(f) for h, head in self.heads.items()}
 
     @torch.no_grad()

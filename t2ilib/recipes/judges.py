@@ -1,5 +1,5 @@
-"""Recipes for the judges: the digit classifier (MNIST), the fashion classifier (Fashion-MNIST) and the
-shapes-world attribute probe."""
+"""Recipes for the judges: the digit classifier (MNIST), the fashion classifier (Fashion-MNIST), the
+shapes-world attribute probe and the emoji feature space."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ from functools import partial
 
 import torch
 
-from t2ilib.data import epoch_batches, load_dataset
+from t2ilib.data import epoch_batches, load_dataset, load_emoji
 from t2ilib.data.shapes import ShapesWorld
+from t2ilib.eval.emoji_features import EmojiAutoencoder, augmented_emoji, autoencoder_loss, reconstruction_psnr
 from t2ilib.eval.judges import ImageClassifier, accuracy, classifier_loss
+from t2ilib.eval.open_vocabulary import emoji_pool, target_ranks
 from t2ilib.eval.shapes_probe import ShapesProbe, attribute_accuracy, probe_loss, targets
+from t2ilib.imagen.open_vocabulary import emoji_split
 from t2ilib.recipes import Recipe, register
 
 CLASSIFIER_CONFIG = dict(steps=1500, lr=2e-3, warmup_steps=100, lr_schedule="cosine", weight_decay=1e-4, grad_clip=1.0,
@@ -75,3 +78,39 @@ register(Recipe(name="shapes_probe", description="shapes-world attribute probe (
                 build=ShapesProbe, config=PROBE_CONFIG, loss=lambda model, device: probe_loss,
                 batches=lambda model, device: probe_batches(device), evaluate=probe_accuracy, metric="min_accuracy",
                 tolerance=0.003))
+
+
+# ------------------------------------------------------------------------------------------- emoji features
+AUTOENCODER_CONFIG = dict(steps=3000, lr=2e-3, warmup_steps=100, lr_schedule="cosine", grad_clip=1.0, log_every=25,
+                          checkpoint_every=500)
+
+
+def _emoji_split_images():
+    images = load_emoji(32).images
+    train, held = emoji_split()
+    return images[train], images[held]
+
+
+def autoencoder_batches(model, device):
+    return augmented_emoji(_emoji_split_images()[0], device, batch=64)
+
+
+def autoencoder_quality(model, device) -> dict:
+    """Reconstruction PSNR on the training emoji and on the held-out ones (never seen in training), and how often an
+    emoji moved by one pixel is still nearest to itself among all emoji (one per name) in the feature space."""
+    train, held = _emoji_split_images()
+    real, _ = emoji_pool()
+    x = real.float().div(127.5).sub(1)
+    f = model.features(x)
+    moved = model.features(torch.roll(x, shifts=1, dims=-1))
+    centre = f.mean(0)
+    ranks = target_ranks(moved - centre, f - centre, torch.arange(len(x)))
+    return {"psnr_train": round(reconstruction_psnr(model, train), 3),
+            "psnr_held_out": round(reconstruction_psnr(model, held), 3),
+            "moved_one_pixel_top1": round(float((ranks == 1).float().mean()), 4), "pool": len(x)}
+
+
+register(Recipe(name="emoji_features", description="emoji feature space: a convolutional autoencoder, 32 px -> 16 x 4 "
+                                                   "x 4 code, trained on the training emoji only",
+                build=EmojiAutoencoder, config=AUTOENCODER_CONFIG, loss=lambda model, device: autoencoder_loss,
+                batches=autoencoder_batches, evaluate=autoencoder_quality, metric="psnr_held_out", tolerance=0.3))

@@ -43,8 +43,10 @@ DIGIT_MODEL = dict(conditioning="pooled+tokens", max_tokens=16, resolution=28, i
                    num_res_blocks=1, attention_levels=(2,), encoder_cache=256)
 DIGIT_BATCH = 128
 EVAL = dict(guidance=3.0, steps=25, n_shapes=100, n_digits=500, seed=0)
-# the test suite's re-measurement: the same seeds, fewer captions (and, for shapes, fewer DDIM steps)
-QUICK_SHAPES, QUICK_DIGITS = dict(n_per_group=16, steps=10), dict(n=50)
+# the test suite's re-measurement: the same seeds, fewer captions and DDIM steps (the shapes models: 8 captions per
+# group, so their quick tolerance allows two of the 32 to change verdict between machines)
+QUICK_SHAPES, QUICK_DIGITS = dict(n_per_group=8, steps=10), dict(n=50, steps=10)
+QUICK_SHAPES_TOLERANCE = 0.07
 
 
 def captioned_shapes(device, batch: int = SHAPES_BATCH, seed: int = 0, p_uncond: float = P_UNCOND):
@@ -93,10 +95,10 @@ def evaluate_shapes(model, device, n_per_group: int = EVAL["n_shapes"], steps: i
                            seed=EVAL["seed"])
 
 
-def evaluate_digit(model, device, n: int = EVAL["n_digits"]) -> dict:
+def evaluate_digit(model, device, n: int = EVAL["n_digits"], steps: int = EVAL["steps"]) -> dict:
     from t2ilib.eval.fidelity import digit_fidelity
 
-    return digit_fidelity(model, n=n, guidance=EVAL["guidance"], steps=EVAL["steps"],
+    return digit_fidelity(model, n=n, guidance=EVAL["guidance"], steps=steps,
                           seed=EVAL["seed"])
 
 
@@ -104,7 +106,8 @@ for _enc, _desc in (("minilm", "frozen pretrained all-MiniLM-L6-v2"), ("scratch"
     register(Recipe(name=f"shapes_{_enc}", description=f"text-to-image UNet on the shapes world, 32 px; text: {_desc}",
                     build=partial(build_shapes, _enc), config=SHAPES_CONFIG, loss=denoising_loss,
                     batches=noised(captioned_shapes),
-                    evaluate=evaluate_shapes, metric="fidelity", tolerance=0.05, quick=QUICK_SHAPES))
+                    evaluate=evaluate_shapes, metric="fidelity", tolerance=0.05, quick=QUICK_SHAPES,
+                    quick_tolerance=QUICK_SHAPES_TOLERANCE))
 register(Recipe(name="digit_text", description="text-to-image UNet on captioned MNIST, 28 px; text: frozen MiniLM",
                 build=build_digit, config=DIGIT_DENOISER_TRAINING, loss=denoising_loss,
                 batches=noised(captioned_digits), evaluate=evaluate_digit,

@@ -40,12 +40,15 @@ class TextConditionedUNet(DiffusionModel):
 
     def __init__(self, encoder: str = "minilm", conditioning: str = "pooled+tokens", max_tokens: int = 32,
                  encoder_cache: int = 0, resolution: int = 32, adapter_layers: int = 0, prediction: str = "epsilon",
-                 schedule: str = "cosine", num_steps: int = 1000, **unet_kwargs):
+                 schedule: str = "cosine", num_steps: int = 1000, scratch_tokenizer: str = "course", **unet_kwargs):
         super().__init__(schedule, num_steps, prediction)
         if encoder not in ENCODERS:
             raise ValueError(f"encoder: expected one of {ENCODERS}, got {encoder!r}")
         if conditioning not in CONDITIONINGS:
             raise ValueError(f"conditioning: expected one of {CONDITIONINGS}, got {conditioning!r}")
+        if scratch_tokenizer != "course" and encoder != "scratch":
+            raise ValueError(f"scratch_tokenizer: only for encoder='scratch' (MiniLM brings its own), got "
+                             f"{scratch_tokenizer!r} with encoder={encoder!r}")
         if not isinstance(adapter_layers, int) or adapter_layers < 0 or (adapter_layers and encoder != "minilm"):
             raise ValueError(f"adapter_layers: expected a non-negative int, and 0 unless encoder='minilm' (the "
                              f"scratch encoder is trained already), got {adapter_layers!r} with encoder={encoder!r}")
@@ -56,7 +59,7 @@ class TextConditionedUNet(DiffusionModel):
             dim, tokenizer = FrozenPretrainedEncoder.dim, self._frozen.tokenizer
         else:
             self._frozen = None
-            self.text_encoder = ScratchTextEncoder(max_tokens=max_tokens)
+            self.text_encoder = ScratchTextEncoder(max_tokens=max_tokens, tokenizer=scratch_tokenizer)
             dim, tokenizer = self.text_encoder.dim, self.text_encoder.tokenizer
         self.tokenizer = tokenizer
         # optional trainable transformer over the frozen token states (the pooled vector stays MiniLM's own)
@@ -68,7 +71,9 @@ class TextConditionedUNet(DiffusionModel):
                          context_dim=context_dim if "tokens" in conditioning else None, **unet_kwargs)
         self.config = dict(encoder=encoder, conditioning=conditioning, max_tokens=max_tokens, resolution=resolution,
                            **({"adapter_layers": adapter_layers} if adapter_layers else {}),
-                           **({"prediction": prediction} if prediction != "epsilon" else {}), **self.unet.config)
+                           **({"prediction": prediction} if prediction != "epsilon" else {}),
+                           **({"scratch_tokenizer": scratch_tokenizer} if scratch_tokenizer != "course" else {}),
+                           **self.unet.config)
 
     def encode(self, captions: list[str]) -> dict[str, torch.Tensor]:
         """The UNet's conditioning keyword arguments for a list of captions."""
@@ -85,13 +90,17 @@ class TextConditionedUNet(DiffusionModel):
 
     def forward(self, x: torch.Tensor, t, captions: list[str] | None = None, **encoded) -> torch.Tensor:
         """``model(x_t, t, captions)`` or ``model(x_t, t, **model.encode(captions))``."""
+        return self.unet(x, t, **self.encoded(x, captions, encoded))
+
+    def encoded(self, x: torch.Tensor, captions: list[str] | None, encoded: dict) -> dict:
+        """The caption conditioning of a forward call: ``encode(captions)``, or ``encoded`` as given (exactly one)."""
         if (captions is None) == (not encoded):
             raise ValueError("pass either captions (a list of strings) or the output of encode(captions)")
-        if captions is not None:
-            if isinstance(captions, str) or len(captions) != len(x):
-                raise ValueError(f"captions: expected a list of {len(x)} strings (one per image)")
-            encoded = self.encode(captions)
-        return self.unet(x, t, **encoded)
+        if captions is None:
+            return encoded
+        if isinstance(captions, str) or len(captions) != len(x):
+            raise ValueError(f"captions: expected a list of {len(x)} strings (one per image)")
+        return self.encode(captions)
 
     def guided(self, captions: list[str], scale: float):
         """``model(x, t)`` with classifier-free guidance at Imagen/diffusers ``scale`` towards ``captions``."""
@@ -107,39 +116,51 @@ class TextConditionedUNet(DiffusionModel):
                              "(token ids would mean other words); retrain the checkpoint")
 
 
+def threshold_rule(threshold):
+    """The sampler's ``clip_x0`` for ``threshold``: "static" (clip x0_hat to [-1, 1]), "dynamic" (Imagen, p = 99.5 %),
+    a float percentile for dynamic thresholding, "none", or a function of x0_hat (applied at every step)."""
+    from t2ilib.diffusion.guidance import dynamic_threshold
+
+    if threshold == "static":
+        return True
+    if threshold == "none":
+        return False
+    if callable(threshold):
+        return threshold
+    if threshold == "dynamic" or (isinstance(threshold, float) and 0.0 < threshold <= 1.0):
+        p = 0.995 if threshold == "dynamic" else threshold
+        return lambda x0: dynamic_threshold(x0, p)
+    raise ValueError(f"threshold: expected 'static', 'dynamic', 'none' or a percentile in (0, 1] or a function, got "
+                     f"{threshold!r}")
+
+
+def sample_with_threshold(model, guided, shape: tuple[int, ...], *, steps: int, threshold, generator,
+                          sampler: str = "ddim", eta: float = 0.0, precision: str | None = None,
+                          progress: bool = False) -> torch.Tensor:
+    """``model.sample`` (the model's own schedule and prediction) through the guided call ``guided(x, t)``."""
+    return model.sample(shape, model=guided, sampler=sampler, steps=steps, eta=eta, clip_x0=threshold_rule(threshold),
+                        generator=generator, device=model.vocab_checksum.device, precision=precision,
+                        progress=progress)
+
+
 @torch.no_grad()
 def generate(model: TextConditionedUNet, captions: list[str], *, guidance: float = 3.0, steps: int = 25,
              sampler: str = "ddim", eta: float = 0.0, seed: int = 0, threshold="static", batch: int = 250,
              precision: str | None = None, resolution: int | None = None, progress: bool = False) -> torch.Tensor:
     """Images (N, C, R, R) in [-1, 1] for ``captions``, with classifier-free guidance at Imagen/diffusers scale
-    ``guidance`` and ``threshold`` = "static" (clip x0_hat to [-1, 1]), "dynamic" (Imagen, p = 99.5 %), a float
-    percentile for dynamic thresholding, "none", or a function of x0_hat (applied at every step).
-    ``precision``: see :mod:`t2ilib.precision` (None: the policy).
+    ``guidance`` and ``threshold`` (:func:`threshold_rule`: "static", "dynamic", "none", a percentile or a function
+    of x0_hat). ``precision``: see :mod:`t2ilib.precision` (None: the policy).
     The noise schedule and prediction target are the model's own (:class:`t2ilib.diffusion.DiffusionModel`)."""
-    from t2ilib.diffusion.guidance import dynamic_threshold
-
     if isinstance(captions, str) or not captions:
         raise ValueError("captions: expected a non-empty list of strings")
-    if threshold == "static":
-        clip = True
-    elif threshold == "none":
-        clip = False
-    elif callable(threshold):
-        clip = threshold
-    elif threshold == "dynamic" or isinstance(threshold, float):
-        p = 0.995 if threshold == "dynamic" else threshold
-        clip = lambda x0: dynamic_threshold(x0, p)  # noqa: E731
-    else:
-        raise ValueError(f"threshold: expected 'static', 'dynamic', 'none' or a percentile in (0, 1] or a function, got "
-                         f"{threshold!r}")
-    device = model.vocab_checksum.device
+    threshold_rule(threshold)  # bad values fail before any sampling
     cfg = model.config
     r = resolution or cfg.get("resolution", 32)
     g = torch.Generator().manual_seed(seed)
     out = []
     for i in range(0, len(captions), batch):
         chunk = list(captions[i:i + batch])
-        out.append(model.sample((len(chunk), cfg["in_channels"], r, r), model=model.guided(chunk, guidance),
-                                sampler=sampler, steps=steps, eta=eta, clip_x0=clip, generator=g, device=device,
-                                precision=precision, progress=progress).cpu())
+        out.append(sample_with_threshold(model, model.guided(chunk, guidance), (len(chunk), cfg["in_channels"], r, r),
+                                         steps=steps, threshold=threshold, generator=g, sampler=sampler, eta=eta,
+                                         precision=precision, progress=progress).cpu())
     return torch.cat(out).clamp(-1, 1)

@@ -119,14 +119,21 @@ def small_bert(vocab_size: int, dim: int, layers: int, heads: int, max_tokens: i
 
 
 class ScratchTextEncoder(nn.Module):
-    """A small BERT (``BertConfig``: 2 layers, 4 heads, 128 dims) over the course's word tokenizer, randomly
-    initialised and trained with the denoiser."""
+    """A small BERT (``BertConfig``: 2 layers, 4 heads, 128 dims), randomly initialised and trained with the
+    denoiser. ``tokenizer``: ``"course"`` (the course's word tokenizer: shapes-world and digit words) or
+    ``"wordpiece"`` (all-MiniLM-L6-v2's WordPiece vocabulary, any English text; only the vocabulary is borrowed, no
+    weights), so a scratch encoder can read captions outside the course's words, e.g. emoji names, with the same
+    tokens a frozen MiniLM reads."""
 
     name = "scratch"
+    TOKENIZERS = ("course", "wordpiece")
 
-    def __init__(self, dim: int = 128, layers: int = 2, heads: int = 4, max_tokens: int = 32):
+    def __init__(self, dim: int = 128, layers: int = 2, heads: int = 4, max_tokens: int = 32,
+                 tokenizer: str = "course"):
         super().__init__()
-        self.tokenizer = course_tokenizer()
+        if tokenizer not in self.TOKENIZERS:
+            raise ValueError(f"tokenizer: expected one of {self.TOKENIZERS}, got {tokenizer!r}")
+        self.tokenizer = course_tokenizer() if tokenizer == "course" else pretrained_tokenizer()
         self.max_tokens, self.dim = max_tokens, dim
         self.bert = small_bert(len(self.tokenizer), dim, layers, heads, max_tokens, self.tokenizer.pad_token_id)
 

@@ -1,7 +1,8 @@
 """Which words each shipped text-to-image model knows, which model a prompt is for, and the prompt check.
 
-The shapes models (the diffusion ones, mini DALL-E and mini DALL-E 2) were trained on the shapes world's caption grammar, the digit model on a few caption templates
-per digit: a word outside a model's captions gives it nothing to condition on, so the prompt box and
+The shapes models (the diffusion ones, mini DALL-E, mini DALL-E 2 and mini Imagen) were trained on the shapes
+world's caption grammar, the digit model on a few caption templates per digit: a word outside a model's captions
+gives it nothing to condition on, so the prompt box and
 ``python -m t2ilib generate`` refuse it with one message that lists what the model knows (rather than draw
 something meaningless). ``--model auto`` routes a prompt that names a digit to ``digit_text``.
 """
@@ -12,7 +13,7 @@ from t2ilib.data.digit_captions import DIGIT_WORDS, TEMPLATES, digit_caption, pa
 from t2ilib.data.shapes_captions import vocabulary
 from t2ilib.text.tokenizers import check_prompt, words
 
-TEXT_MODELS = ("shapes_minilm", "shapes_scratch", "dalle", "unclip", "digit_text")
+TEXT_MODELS = ("shapes_minilm", "shapes_scratch", "dalle", "unclip", "imagen", "digit_text")
 DEFAULT_SHAPES_MODEL = "shapes_scratch"
 
 

@@ -1,3 +1,3 @@
 """Every graded exercise, registered on import (see :mod:`t2ilib.grading.core`)."""
 
-from t2ilib.grading.exercises import clip, dalle, diffusion, gan_vae_vq, questions, unclip  # noqa: F401
+from t2ilib.grading.exercises import clip, dalle, diffusion, gan_vae_vq, imagen, questions, unclip  # noqa: F401
