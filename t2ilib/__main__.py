@@ -140,9 +140,10 @@ def _cmd_generate(args) -> int:
 
 def _cmd_train(args) -> int:
     from t2ilib.recipes import RECIPES, load_all, run_recipe
+    from t2ilib.recipes.registry import training_order
 
     load_all()
-    names = sorted(RECIPES) if args.all else args.recipes
+    names = training_order(RECIPES) if args.all else args.recipes
     if not names:
         print(f"error: name a recipe ({', '.join(sorted(RECIPES))}) or pass --all", file=sys.stderr)
         return 2

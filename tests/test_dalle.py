@@ -185,7 +185,7 @@ def test_dalle_benchmark_prints_fidelity_beside_diffusion_and_the_cache_timing(c
 
     main(["--n", "2", "--candidates", "2", "--timing-n", "2", "--device", "cpu"])
     fidelity, timing = _tables(capsys.readouterr().out)
-    assert [row[0] for row in fidelity[2:]] == ["shapes_vqvae round trip", "shapes_scratch", "dalle", "dalle", "dalle"]
+    assert [row[0] for row in fidelity[2:]] == ["shapes_vqvae_ft round trip", "shapes_scratch", "dalle", "dalle", "dalle"]
     assert "best of 2 by CLIP" in fidelity[-1][1]
     assert [row[0] for row in timing[2:]] == ["on", "off"] and timing[2][2] == "True"
     assert float(timing[2][1]) < float(timing[3][1])
@@ -197,7 +197,7 @@ def test_dalle_benchmark_can_leave_out_the_diffusion_row(capsys):
 
     main(["--n", "1", "--candidates", "2", "--timing-n", "0", "--skip-diffusion", "--device", "cpu"])
     (fidelity,) = _tables(capsys.readouterr().out)
-    assert [row[0] for row in fidelity[2:]] == ["shapes_vqvae round trip", "dalle", "dalle", "dalle"]
+    assert [row[0] for row in fidelity[2:]] == ["shapes_vqvae_ft round trip", "dalle", "dalle", "dalle"]
     assert fidelity[3][1] == f"autoregressive, top-p {DALLE_SAMPLING['top_p']:g}, guidance 1 (none)"
     assert fidelity[4][1] == f"autoregressive, top-p {DALLE_SAMPLING['top_p']:g}, guidance {DALLE_SAMPLING['guidance']:g}"
     with pytest.raises(SystemExit):

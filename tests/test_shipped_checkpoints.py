@@ -31,6 +31,19 @@ def test_shipped_checkpoint_matches_its_manifest(name):
     assert ok, f"{name}: manifest records {recorded}, shipped weights measure {measured}"
 
 
+def test_train_all_trains_what_a_recipe_reads_before_the_recipe():
+    from t2ilib.recipes.registry import training_order
+
+    order = training_order(RECIPES)
+    assert sorted(order) == sorted(RECIPES)
+    for name, recipe in RECIPES.items():
+        for needed in recipe.requires:
+            assert needed in RECIPES, f"{name} requires {needed}, which no recipe trains"
+            assert order.index(needed) < order.index(name), (needed, name)
+    assert order.index("shapes_vqvae") < order.index("shapes_vqvae_ft") < order.index("dalle")
+    assert training_order(["dalle", "shapes_vqvae"]) == ["shapes_vqvae", "dalle"]  # only what is being trained
+
+
 def test_the_digit_gan_is_shipped_and_draws_the_requested_digits():
     assert "digit_gan" in SHIPPED
     m = json.loads((checkpoint_dir() / "digit_gan.json").read_text())
@@ -55,6 +68,25 @@ def test_the_vae_chapter_checkpoints_are_shipped():
         assert vq[f"judged round trip, {k}"] > dvae[f"judged round trip, {k}"] + 0.1
 
 
+def test_the_fine_tuned_decoder_keeps_every_token_and_is_read_right_more_often():
+    """shapes_vqvae_ft: shapes_vqvae's encoder and codebook, bit for bit (so the same codes), and a decoder the judge
+    reads right more often; mini DALL-E draws through it."""
+    import torch
+
+    base, ft = (load_checkpoint(checkpoint_dir() / f"{name}.safetensors")[0] for name in ("shapes_vqvae", "shapes_vqvae_ft"))
+    assert set(base) == set(ft)
+    for key in base:
+        same = torch.equal(base[key], ft[key])
+        assert same != key.startswith("decoder."), key
+    m = {name: json.loads((checkpoint_dir() / f"{name}.json").read_text())["metrics"]
+         for name in ("shapes_vqvae", "shapes_vqvae_ft")}
+    for k in ("1 object", "2 objects"):
+        assert m["shapes_vqvae_ft"][f"judged round trip, {k}"] > m["shapes_vqvae"][f"judged round trip, {k}"]
+    assert m["shapes_vqvae_ft"]["codes_used"] == m["shapes_vqvae"]["codes_used"]
+    dalle = json.loads((checkpoint_dir() / "dalle.json").read_text())
+    assert dalle["model"]["args"]["image_tokenizer"] == "shapes_vqvae_ft"
+
+
 def test_the_shapes_tokenizer_loads_for_the_dalle_chapter():
     import torch
 
@@ -62,7 +94,7 @@ def test_the_shapes_tokenizer_loads_for_the_dalle_chapter():
     from t2ilib.checkpoint import load_pretrained
 
     images = ShapesWorld(size=8, resolution=32, split="held_out").batch(0, 8).images
-    for name in ("shapes_dvae", "shapes_vqvae"):
+    for name in ("shapes_dvae", "shapes_vqvae", "shapes_vqvae_ft"):
         tok = load_pretrained(name, "cpu")
         tokens = tok.encode(images)
         assert tokens.shape == (8, 8, 8) and tokens.dtype == torch.int64 and tok.vocab_size == 256

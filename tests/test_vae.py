@@ -11,7 +11,8 @@ from t2ilib.data import load_dataset
 from t2ilib.vae import (VQVAE, ConvVAE, DiscreteVAE, LinearGaussianModel, RestartingVQLoss, VectorQuantizer,
                         annealed_batches, bernoulli_log_likelihood, binarize, bits_per_dim, cosine_anneal, dvae_loss,
                         elbo_terms, gaussian_kl, gaussian_kl_monte_carlo, gaussian_log_density, gradient_estimator_stats,
-                        gumbel_softmax, importance_weighted_bound, kl_to_uniform, perplexity,
+                        decoder_loss, freeze_tokens, gumbel_softmax, importance_weighted_bound, kl_to_uniform,
+                        perplexity,
                         reparameterization_gradients, reparameterize, score_function_gradients, vae_loss, vqvae_loss)
 
 D = torch.distributions
@@ -282,6 +283,27 @@ def test_vqvae_tokenizer_interface_and_a_few_steps_of_learning():
         opt.step()
     assert logs["reconstruction"].item() < 0.7 * first
 
+
+def test_a_decoder_only_fine_tune_keeps_every_token_and_lowers_the_reconstruction_error():
+    from t2ilib.train import TrainConfig, Trainer
+
+    torch.manual_seed(0)
+    model = VQVAE(channels=1, n_codes=16, code_dim=4, width=16, init_scale=1.0)
+    x = load_dataset("mnist", "test").tensors()[0][:32]
+    tokens, frozen = model.encode(x), {k: v.clone() for k, v in model.state_dict().items() if "decoder" not in k}
+    decoder = {k: v.clone() for k, v in model.state_dict().items() if "decoder" in k}
+    freeze_tokens(model)
+    assert all(not p.requires_grad for p in [*model.encoder.parameters(), *model.quantizer.parameters()])
+    assert all(p.requires_grad for p in model.decoder.parameters())
+    first = decoder_loss(model, (x,))[0].item()
+    z_q = model.quantizer.codebook(tokens).permute(0, 3, 1, 2)
+    assert first == pytest.approx(F.mse_loss(model.decoder(z_q), x).item())  # || D(e_q(E(x))) - x ||^2
+    Trainer(model, decoder_loss, lambda step: x, TrainConfig(steps=40, lr=3e-3, log_every=40, precision="fp32")).fit()
+    assert decoder_loss(model, x)[0].item() < 0.7 * first
+    assert torch.equal(model.encode(x), tokens)  # a model trained on these tokens stays valid
+    state = model.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in frozen.items())
+    assert any(not torch.equal(state[k], v) for k, v in decoder.items())
 
 
 def test_restarting_vq_loss_restarts_only_codes_a_full_window_left_unused():

@@ -12,8 +12,9 @@ data ... 1/8 for the text and 7/8 for the image"):
     loss = 1/8 * mean_{text positions} CE(next token) + 7/8 * mean_{image positions} CE(next token)
 
 Images become tokens through a shipped image tokenizer of chapter 3 (32 x 32 RGB -> 8 x 8 codes of 256), which the
-model names (``image_tokenizer``: ``shapes_vqvae`` or ``shapes_dvae``) but does not contain: it is loaded from its
-own checkpoint, frozen.
+model names (``image_tokenizer``: ``shapes_vqvae_ft``, ``shapes_vqvae`` or ``shapes_dvae``) but does not contain: it
+is loaded from its own checkpoint, frozen. ``shapes_vqvae_ft`` is ``shapes_vqvae`` with a longer-trained decoder and
+the same encoder and codebook: the same codes, drawn more cleanly.
 
 Where the miniature differs: DALL-E has 12 B parameters, 64 layers, 256 BPE text tokens, 32 x 32 image tokens from
 a vocabulary of 8192 from a dVAE, sparse (row / column / convolutional) attention masks and 250 M web pairs; this
@@ -56,7 +57,7 @@ class MiniDalle(Describable, nn.Module):
     """Caption -> 8 x 8 image tokens, autoregressively. ``text_vocab``: the word tokenizer's words in id order."""
 
     def __init__(self, text_vocab: tuple[str, ...], text_len: int = 18, grid: int = 8, image_vocab: int = 256,
-                 width: int = 256, layers: int = 6, heads: int = 8, image_tokenizer: str = "shapes_vqvae"):
+                 width: int = 256, layers: int = 6, heads: int = 8, image_tokenizer: str = "shapes_vqvae_ft"):
         super().__init__()
         if tuple(text_vocab[:len(SPECIAL_TOKENS)]) != SPECIAL_TOKENS:
             raise ValueError(f"text_vocab: expected the special tokens {SPECIAL_TOKENS} first")

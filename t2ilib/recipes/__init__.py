@@ -3,13 +3,18 @@
 :mod:`t2ilib.recipes.registry` holds the machinery (train, verify, migrate) and knows no recipe; every other module
 of this package registers its chapter's recipes when imported, and :func:`load_all` imports them all:
 
-* ``judges``: the digit and fashion classifiers and the shapes-world probe that grade the generators;
+* ``judges``: the digit and fashion classifiers, the shapes-world probe and the emoji feature space that grade the
+  generators;
 * ``gan``: the class-conditional DCGAN (chapter 1b);
-* ``vae``: the conv VAE (chapter 2) and the dVAE tokenizer (chapter 3);
+* ``vae``: the conv VAE (chapter 2), the dVAE and VQ-VAE tokenizers and the VQ-VAE's fine-tuned decoder (chapter 3);
 * ``diffusion``: the unconditional digit denoiser (chapters 4-5);
 * ``text``: the text-to-image denoisers (chapter 6);
 * ``clip``: the two CLIPs, with and without hard negatives (chapter 7a);
-* ``dalle``: mini DALL-E over the dVAE's tokens (chapter 7b).
+* ``dalle``: mini DALL-E over the VQ-VAE's codes (chapter 7b);
+* ``unclip``: the diffusion prior and decoder of mini DALL-E 2 (chapter 8);
+* ``imagen``: the mini Imagen cascade and the emoji text-encoder comparison (chapter 9).
+
+A recipe names the shipped checkpoints it reads (``requires``); ``python -m t2ilib train --all`` trains those first.
 
 A checkpoint does not need its recipe to be used: its manifest describes the model (``t2ilib.checkpoint``).
 """

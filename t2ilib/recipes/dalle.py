@@ -1,7 +1,10 @@
 """Recipe for the DALL-E chapter (7b): ``dalle``, a mini DALL-E on the shapes world.
 
 Images of the shapes world's training stream become 8 x 8 grids of codes through the shipped, frozen
-``shapes_vqvae`` (chapter 3: the judge reads its round trips right far more often than the dVAE's); a 4-layer GPT-2
+``shapes_vqvae`` (chapter 3: the judge reads its round trips right far more often than the dVAE's), and codes
+become images through ``shapes_vqvae_ft``: the same encoder and codebook (so the same codes) with its decoder alone
+trained four times longer, which the judge reads right more often. The model names ``shapes_vqvae_ft``, which
+encodes exactly as ``shapes_vqvae`` does. A 4-layer GPT-2
 (192 wide, 6 heads, ~1.9 M parameters) learns the stream [caption tokens, image codes] with DALL-E's 1/8 text, 7/8
 image loss weighting. 10 % of the captions are dropped to "" (condition dropout), so
 the same model also knows p(image) and can be sampled with classifier-free guidance. Trained only on the
@@ -22,7 +25,8 @@ from t2ilib.recipes import Recipe, register
 from t2ilib.recipes.text import captioned_shapes
 from t2ilib.text.tokenizers import course_tokenizer
 
-DALLE_MODEL = dict(text_len=16, grid=8, image_vocab=256, width=192, layers=4, heads=6, image_tokenizer="shapes_vqvae")
+DALLE_MODEL = dict(text_len=16, grid=8, image_vocab=256, width=192, layers=4, heads=6,
+                   image_tokenizer="shapes_vqvae_ft")
 DALLE_CONFIG = dict(steps=8000, lr=1e-3, warmup_steps=200, lr_schedule="cosine", grad_clip=1.0, ema_decay=0.999,
                     log_every=50, checkpoint_every=100)
 DALLE_BATCH = 64
@@ -66,4 +70,5 @@ def evaluate_dalle(model, device, n_per_group: int = EVAL["n_per_group"]) -> dic
 
 register(Recipe(name="dalle", description="mini DALL-E: GPT-2 over [caption tokens, shapes_vqvae codes], shapes world",
                 build=build_dalle, config=DALLE_CONFIG, loss=dalle_loss, batches=dalle_batches,
-                evaluate=evaluate_dalle, metric="fidelity", tolerance=0.05, quick=QUICK))
+                evaluate=evaluate_dalle, metric="fidelity", tolerance=0.05, quick=QUICK,
+                requires=(DALLE_MODEL["image_tokenizer"], "shapes_probe")))

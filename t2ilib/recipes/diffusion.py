@@ -50,4 +50,5 @@ def evaluate_digit_ddpm(model, device, n: int = EVAL["n"], steps: int = EVAL["st
 register(Recipe(name="digit_ddpm", description="unconditional UNet denoiser on MNIST (eps-prediction, cosine, T=1000)",
                 build=build_digit_ddpm, config=DIGIT_DENOISER_TRAINING, loss=denoising_loss,
                 batches=digit_ddpm_batches, evaluate=evaluate_digit_ddpm,
-                metric="judge_fid", tolerance=1.0, higher_is_better=False, quick=QUICK))
+                metric="judge_fid", tolerance=1.0, higher_is_better=False, quick=QUICK,
+                requires=("digit_classifier",)))

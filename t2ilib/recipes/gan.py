@@ -52,4 +52,4 @@ def evaluate_digit_generator(generator: torch.nn.Module, device, per_class: int 
 register(Recipe(name="digit_gan", description="class-conditional DCGAN on MNIST (EMA generator)",
                 build=build_digit_gan, train=train_digit_gan, evaluate=evaluate_digit_generator,
                 metric="class_fidelity", tolerance=0.01, build_pretrained=build_digit_generator,
-                quick=dict(per_class=100)))
+                quick=dict(per_class=100), requires=("digit_classifier",)))

@@ -106,11 +106,12 @@ for _name, _level, _desc in (("imagen_sr", MAX_LEVEL, f"noise conditioning augme
     register(Recipe(name=_name, description=f"Imagen's text-conditioned upsampler, 16 -> 32 px shapes; {_desc}",
                     build=build_upsampler, config=SR_CONFIG, loss=denoising_loss, batches=upsampler_batches(_level),
                     evaluate=evaluate_upsampler, metric="fidelity", tolerance=0.05, quick=QUICK,
-                    quick_tolerance=QUICK_TOLERANCE))
+                    quick_tolerance=QUICK_TOLERANCE, requires=("shapes_probe",)))
 register(Recipe(name="imagen_base", description="Imagen's base model: text-to-image at 16 px (shapes); graded as the "
                                                 "cascade with imagen_sr",
                 build=build_base, config=BASE_CONFIG, loss=denoising_loss, batches=base_batches,
-                evaluate=evaluate_base, metric="fidelity", tolerance=0.05, quick=QUICK, quick_tolerance=QUICK_TOLERANCE))
+                evaluate=evaluate_base, metric="fidelity", tolerance=0.05, quick=QUICK, quick_tolerance=QUICK_TOLERANCE,
+                requires=("imagen_sr", "shapes_probe")))
 
 
 # ------------------------------------------------------------------ what a frozen text encoder buys: emoji names
@@ -148,4 +149,4 @@ for _enc, _desc in (("minilm", "frozen all-MiniLM-L6-v2 token states"),
                                                      f"{_desc}; graded on the held-out names",
                     build=partial(build_emoji, _enc), config=EMOJI_CONFIG, loss=denoising_loss,
                     batches=emoji_batches, evaluate=evaluate_emoji, metric="top-10 %", tolerance=0.05,
-                    quick=QUICK_EMOJI))
+                    quick=QUICK_EMOJI, requires=("emoji_features",)))

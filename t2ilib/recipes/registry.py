@@ -54,6 +54,7 @@ class Recipe:
     storage_dtype: str = "float16"  # shipped weights at rest; metrics are measured on exactly these (rounded) weights
     quick: dict | None = None  # evaluate(model, device, **quick): the same metric on fewer samples (see above)
     quick_tolerance: float | None = None  # absolute, for the quick metric (default: tolerance)
+    requires: tuple[str, ...] = ()  # shipped checkpoints this recipe reads to train or to grade: trained before it
 
     def __post_init__(self):
         standard = [piece is not None for piece in (self.config, self.loss, self.batches)]
@@ -98,6 +99,29 @@ def load_all() -> dict[str, Recipe]:
         if module.name != "registry":
             importlib.import_module(f"{__package__}.{module.name}")
     return RECIPES
+
+
+def training_order(names) -> list[str]:
+    """``names`` sorted so that every recipe comes after the recipes it ``requires``, directly or through others,
+    that are also being trained (alphabetical otherwise): ``train --all`` retrains a tokenizer before the model
+    drawing through it, and a judge before the models it grades."""
+    names, order, done, visiting = sorted(set(names)), [], set(), set()
+
+    def visit(name: str) -> None:
+        if name in done:
+            return
+        if name in visiting:
+            raise ValueError(f"recipe {name}: its requires form a cycle")
+        visiting.add(name)
+        for needed in sorted(get_recipe(name).requires):
+            visit(needed)
+        visiting.discard(name)
+        done.add(name)
+        if name in names:
+            order.append(name)
+    for name in names:
+        visit(name)
+    return order
 
 
 def checkpoint_path(name: str, out_dir: Path | None = None) -> Path:

@@ -107,8 +107,9 @@ for _enc, _desc in (("minilm", "frozen pretrained all-MiniLM-L6-v2"), ("scratch"
                     build=partial(build_shapes, _enc), config=SHAPES_CONFIG, loss=denoising_loss,
                     batches=noised(captioned_shapes),
                     evaluate=evaluate_shapes, metric="fidelity", tolerance=0.05, quick=QUICK_SHAPES,
-                    quick_tolerance=QUICK_SHAPES_TOLERANCE))
+                    quick_tolerance=QUICK_SHAPES_TOLERANCE, requires=("shapes_probe",)))
 register(Recipe(name="digit_text", description="text-to-image UNet on captioned MNIST, 28 px; text: frozen MiniLM",
                 build=build_digit, config=DIGIT_DENOISER_TRAINING, loss=denoising_loss,
                 batches=noised(captioned_digits), evaluate=evaluate_digit,
-                metric="fidelity", tolerance=0.01, quick=QUICK_DIGITS, quick_tolerance=0.02))
+                metric="fidelity", tolerance=0.01, quick=QUICK_DIGITS, quick_tolerance=0.02,
+                requires=("digit_classifier",)))

@@ -99,8 +99,8 @@ def evaluate_prior(model, device, n: int = EVAL["n"], bank: int = 10_000) -> dic
 register(Recipe(name="unclip_decoder", description="unCLIP decoder: CLIP image embedding -> 32 px shapes image (v-pred UNet)",
                 build=lambda: UnclipDecoder(**DECODER_MODEL), config=DECODER_CONFIG, loss=denoising_loss,
                 batches=decoder_batches, evaluate=evaluate_decoder, metric="fidelity", tolerance=0.05,
-                quick=QUICK["decoder"]))
+                quick=QUICK["decoder"], requires=("clip", "shapes_probe")))
 register(Recipe(name="unclip_prior", description="unCLIP diffusion prior: caption -> CLIP image embedding (GPT-2, x_0)",
                 build=lambda: DiffusionPrior(**PRIOR_MODEL), config=PRIOR_CONFIG, loss=prior_loss,
                 batches=prior_batches, evaluate=evaluate_prior, metric="cosine to the true embedding",
-                tolerance=0.02, quick=QUICK["prior"]))
+                tolerance=0.02, quick=QUICK["prior"], requires=("clip",)))

@@ -13,7 +13,8 @@ from t2ilib.vae.gaussian import (gaussian_kl, gaussian_kl_monte_carlo, gaussian_
 from t2ilib.vae.linear_gaussian import LinearGaussianModel
 from t2ilib.vae.vae import (ConvVAE, bernoulli_log_likelihood, binarize, binarized_batches, binarized_test_digits,
                             bits_per_dim, elbo_terms, importance_weighted_bound, vae_loss)
-from t2ilib.vae.vq import VQVAE, Quantized, RestartingVQLoss, VectorQuantizer, perplexity, vqvae_loss
+from t2ilib.vae.vq import (VQVAE, Quantized, RestartingVQLoss, VectorQuantizer, decoder_loss, freeze_tokens,
+                           perplexity, vqvae_loss)
 
 __all__ = ["ConvDecoder", "ConvEncoder", "ResidualBlock", "DiscreteVAE", "annealed_batches", "cosine_anneal",
            "dvae_loss", "gumbel_softmax", "kl_to_uniform", "gradient_estimator_stats",
@@ -21,4 +22,5 @@ __all__ = ["ConvDecoder", "ConvEncoder", "ResidualBlock", "DiscreteVAE", "anneal
            "gaussian_log_density", "reparameterize", "LinearGaussianModel", "ConvVAE", "bernoulli_log_likelihood",
            "binarize", "binarized_batches", "binarized_test_digits", "bits_per_dim", "elbo_terms",
            "importance_weighted_bound", "vae_loss",
-           "VQVAE", "Quantized", "RestartingVQLoss", "VectorQuantizer", "perplexity", "vqvae_loss"]
+           "VQVAE", "Quantized", "RestartingVQLoss", "VectorQuantizer", "decoder_loss", "freeze_tokens", "perplexity",
+           "vqvae_loss"]

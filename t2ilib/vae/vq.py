@@ -178,3 +178,27 @@ class RestartingVQLoss:
         loss, logs, q = _vq_objective(model, x)
         self.counts += torch.bincount(q.indices.flatten(), minlength=model.vocab_size)
         return loss, {**logs, "restarted": torch.tensor(float(self.restarted))}
+
+
+def freeze_tokens(model: VQVAE) -> VQVAE:
+    """Freeze the encoder and the codebook, so that every image keeps its tokens; only the decoder still learns.
+
+    This is how Stable Diffusion's released autoencoders were improved after the diffusion model was trained on
+    their latents (the "ft-EMA" / "ft-MSE" VAEs: the decoder alone fine-tuned, Rombach et al. 2022): a model trained
+    on the tokens stays valid, it only gets a better painter of them."""
+    for p in list(model.encoder.parameters()) + list(model.quantizer.parameters()):
+        p.requires_grad_(False)
+    return model
+
+
+def decoder_loss(model: VQVAE, batch):
+    """Mean squared error of the decoder's image from the *frozen* tokens: ``|| D(e_{q(E(x))}) - x ||^2``.
+
+    The codebook and commitment terms of :func:`vqvae_loss` have nothing left to train (see :func:`freeze_tokens`).
+    ``batch`` is the images or a tuple whose first element is the images."""
+    x = first_tensor(batch)
+    with torch.no_grad():
+        z_q = model.quantizer.codebook(model.encode(x)).permute(0, 3, 1, 2)
+    recon = model.decoder(z_q)
+    rec = F.mse_loss(recon.float(), x.float())
+    return rec, {"reconstruction": rec.detach()}
