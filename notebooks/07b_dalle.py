@@ -386,8 +386,7 @@ plt.show()
 # In this run s = 1 and s = 1.5 draw every one of the 24 images right: one large green diamond on the right, a purple
 # cross above an orange hexagon. At s = 3 the one-object caption falls apart: every image gains stray objects, most
 # in colours the caption never names (small orange and purple shapes along the top, blue and pink smudges), and
-# several diamonds are smeared. The
-# two-object caption survives s = 3 except for one broken hexagon. The first-token entropies above show what
+# several diamonds are smeared. The two-object caption survives s = 3 except for one broken hexagon. The first-token entropies above show what
 # guidance does to a single distribution (it sharpens it); what it does to a whole sequence is harder to predict:
 # each token is drawn from a sharpened distribution *given the tokens drawn so far*, and once a code slips off the
 # training distribution, the two streams' predictions disagree more and more. Section 10 measures the scales on
