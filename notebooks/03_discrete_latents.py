@@ -222,7 +222,7 @@ assert rep_restart["psnr"] > rep_plain["psnr"] > 15
 # %% [markdown]
 # Without restarts the codebook collapses onto a minority of its codes. Restarting dead codes puts the whole
 # vocabulary to work — every code used, perplexity about four times higher — and with it the reconstruction
-# improves by 1.2 dB (one run of each, same seed and batches): a larger effective vocabulary carries more bits
+# improves by 1.3 dB (one run of each, same seed and batches): a larger effective vocabulary carries more bits
 # per token. A restart can cost
 # a brief spike in the training loss (step 50: the moved codes decode to nonsense at first), which is why the
 # restarts stop halfway, leaving the decoder time to adapt. (The VQ-VAE paper's appendix also updates the
@@ -424,7 +424,7 @@ print(", ".join(f"{name}: {v:.1%} read exactly as captioned" for name, v in judg
 assert judged["originals"] == 1.0 and judged["rebuilt from tokens"] < judged["originals"]
 
 # %% [markdown]
-# So this tokenizer loses about half of the small shapes: whatever a transformer draws through these 64 tokens, the
+# So after this tokenizer's round trip about half of the one-object scenes are misread: whatever a transformer draws through these 64 tokens, the
 # judge cannot read more than this. (DALL-E's own dVAE has the same weakness at its scale: in the paper's Figure 1,
 # fine detail such as fur texture, writing on a storefront and thin lines is sometimes lost or distorted by the
 # round trip.) Note also that even the empty background is spread over several different tokens: the dVAE has many
@@ -548,7 +548,7 @@ plt.show()
 # * Judge a tokenizer by what survives its round trip, not by PSNR alone: with the same 8 × 8 grid of 256 codes,
 #   the course's VQ-VAE keeps 93 % of the one-object scenes readable, its dVAE 49 % (300 test scenes).
 # * A tokenizer's decoder can be improved after the fact: freeze the encoder and the codebook, train the decoder
-#   alone, and every token stays what it was (98 % readable with the same VQ-VAE tokens).
+#   alone, and every token stays what it was (97.7 % readable with the same VQ-VAE tokens).
 #
 # **Check yourself.** (1) In VQ-VAE, which parameters does the codebook loss train, and which the commitment loss?
 # (2) Why does an EMA codebook update not revive a dead code? (3) What happens to a Gumbel-softmax sample as τ → 0,

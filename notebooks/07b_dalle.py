@@ -124,7 +124,7 @@ assert ceiling["fidelity"] < 1
 # %% [markdown]
 # So even a perfect transformer, one that always picked the codes of a true picture of the caption, would score
 # only about this much with this tokenizer. On seen pairs it loses little, mostly a small shape's outline. On
-# held-out pairs it loses far more (14 and 20 % here): the tokenizer was trained on the training stream's images
+# held-out pairs it loses far more (14 and 20 points here): the tokenizer was trained on the training stream's images
 # only, like every other part of the generator, and its decoder draws a (colour, shape) pair it never saw less
 # faithfully. It is a soft ceiling: a transformer may pick codes that decode more cleanly than a true picture's
 # codes do. Chapter 3's dVAE would cap it at about half these numbers on one object and a third on two. Keep them
@@ -328,7 +328,8 @@ assert 1 <= kept <= 256
 # with top-p 0.9) sit nearer the middle than "at the top". With this well-trained model the settings hardly differ on
 # an easy caption. Where they matter is the tail of the distribution: a rare code drawn somewhere in the background
 # decodes to a stray blob, and lower temperature, top-k and top-p cut such codes off. On 100 captions per group
-# (section 10's selection run), top-p 0.9 raised unguided fidelity by 2-10 points.
+# (section 10's selection run, decoded by the tokenizer's first decoder), top-p 0.9 raised unguided fidelity by
+# 2-10 points.
 #
 # ## 8. Classifier-free guidance for tokens
 #
@@ -426,7 +427,7 @@ assert torch.equal(picked, candidates[best + torch.arange(2) * 8])
 # drawn so roughly that they come close to diamonds (the first, third and fourth in the second row), and one
 # candidate (sixth in the second row) has a stray smudge beside the hexagon. CLIP's scores spread over 0.86-0.94 in
 # the first row and 0.78-0.91 in the second; for the second caption it keeps a candidate whose small green shape has
-# clear cross arms. The smudged one scores 0.831, below the kept one but above five clean ones: CLIP scores how
+# slightly more cross-like arms. The smudged one scores 0.831, below the kept one but above five clean ones: CLIP scores how
 # well the named objects are drawn more than what else is in the picture. Reranking can only choose among what the
 # transformer drew.
 
@@ -482,20 +483,22 @@ assert (r["seen, 1 object"] + r["held-out, 1 object"]) / 2 >= 0.2
 # held-out pairs (images only, no captions) read 96.5 % / 92.5 % of those renders right (200 per group) from the
 # very same codes. The course keeps held-out pairs out of every part of the generator, tokenizer included, so that
 # decoder is not shipped. **Guidance helps, gently**: s = 1.5 adds 9.6 points on seen two-object captions (82.0 →
-# 91.6 %), 4 on held-out ones (60.0 → 64.0 %) and 1-3 on one object. Larger scales backfire on this model: on the
-# selection captions, s = 3 drew a stray extra object on 34-41 % of the one-object captions (section 8 shows some),
+# 91.6 %), 4 on held-out ones (60.0 → 64.0 %) and 0.8 and 2.6 on one object. Larger scales backfire on this model:
+# on the selection captions (decoded by the first decoder), s = 3 drew a stray extra object on 34-41 % of the one-object captions (section 8 shows some),
 # with or without top-p, and one-object fidelity fell to 29-41 %. **Reranking adds 1-11 points**: the best of 8 by
 # CLIP lifts held-out two-object captions from 64.0 % to 75.4 %, held-out one-object ones from 81.2 % to 88.4 %, and
-# seen ones by 1.2 and 2.6 points, at 8 times the sampling cost — what DALL-E paid 512 times over. The best of 8
-# passes the tokenizer's round trip on average (89.0 % vs 87.9 %) and on held-out one object (88.4 % vs 85.0 %):
+# seen ones by 1.2 and 2.6 points, with 8 times the samples (16 times the time in this run, CLIP's scoring
+# included) — DALL-E drew 512 per caption. The best of 8 passes the tokenizer's round trip on average (89.0 % vs
+# 87.9 %) and in three of the four groups (all but held-out two objects, 75.4 % vs 76.0 %):
 # among eight drawings there is often one that decodes more cleanly than the round trip of a real render.
 # Against the course's goals for this chapter (one object 98 % seen / 90 % held-out, two objects 90 % / 75 %), the
 # best of 8 reaches 98.2 %, 94.2 % and 75.4 % and misses held-out one object (88.4 %); 75.4 % clears its goal by
 # less than the sampling error of 500 captions (about ±2 points). The diffusion model, which draws pixels instead of
 # codes, still reads right 97 % on average, held-out pairs included.
-# Training longer helped the most: after 2500 steps the same model, unguided and without top-p, drew 80 % / 62 % of
-# these one-object captions and 32 % / 23 % of the two-object ones (on the selection captions, top-p 0.9 alone adds
-# 2-10 points to the unguided model after 8000 steps: not enough to explain the difference).
+# Training longer helped the most: after 2500 steps the same model (decoded by the first decoder), unguided and
+# without top-p, drew 80 % / 62 % of these one-object captions and 32 % / 23 % of the two-object ones (on the
+# selection captions, top-p 0.9 alone adds 2-10 points to the unguided model after 8000 steps: not enough to
+# explain the difference).
 # So this miniature reproduces DALL-E's machinery but not its quality; the full-scale system tokenized 256 px images
 # into 32 × 32 grids of 8192 codes and had 12 billion parameters trained on 250 million pairs. Later systems draw
 # by diffusion instead, in pixels (DALL-E 2's decoder, Imagen, chapters 8-9) or in an autoencoder's continuous
@@ -506,7 +509,8 @@ assert (r["seen, 1 object"] + r["held-out, 1 object"]) / 2 >= 0.2
 # token-by-token sampling; reranking candidates with a contrastive model.
 #
 # What differs: ~1.9 M parameters instead of 12 billion; 8 × 8 image tokens from 256 codes of a VQ-VAE instead of
-# 32 × 32 from 8192 of a dVAE (chapter 3: at this scale the course's dVAE loses half the small shapes); 16 word
+# 32 × 32 from 8192 of a dVAE (chapter 3: at this scale the course's dVAE's round trip leaves half the one-object
+# scenes misread); 16 word
 # tokens of a 68-word vocabulary instead of 256 byte-pair tokens from 16 384; dense causal attention instead of
 # sparse row / column / convolutional masks; 512 000 generated scenes (8000 steps of 64) instead of 250 million web
 # pairs; classifier-free guidance and nucleus filtering, which DALL-E did not use; 8 candidates instead of 512.

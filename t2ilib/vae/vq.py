@@ -183,9 +183,9 @@ class RestartingVQLoss:
 def freeze_tokens(model: VQVAE) -> VQVAE:
     """Freeze the encoder and the codebook, so that every image keeps its tokens; only the decoder still learns.
 
-    This is how Stable Diffusion's released autoencoders were improved after the diffusion model was trained on
-    their latents (the "ft-EMA" / "ft-MSE" VAEs: the decoder alone fine-tuned, Rombach et al. 2022): a model trained
-    on the tokens stays valid, it only gets a better painter of them."""
+    This is how Stability AI improved the autoencoder of Stable Diffusion (Rombach et al. 2022) after the diffusion
+    model had been trained on its latents: the "ft-EMA" / "ft-MSE" VAEs released in 2022 fine-tuned the decoder alone.
+    A model trained on the tokens stays valid; it only gets a better painter of them."""
     for p in list(model.encoder.parameters()) + list(model.quantizer.parameters()):
         p.requires_grad_(False)
     return model
