@@ -110,6 +110,25 @@ def test_sampling_draws_only_image_codes_is_seeded_and_cache_does_not_change_it(
     assert torch.isinf(scores[0, :5]).all() and (scores[0, 5:] == 0).all()
 
 
+def test_guided_sampling_of_padded_captions_raises_no_attention_mask_warning(tiny):
+    """The caption slot is padded and attended to on purpose; transformers must not tell the learner otherwise."""
+    import logging
+
+    from transformers.utils import logging as transformers_logging
+
+    messages = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger = transformers_logging.get_logger("transformers")
+    logging.Logger.warning_once.cache_clear()  # transformers prints this warning once per process
+    logger.addHandler(handler)
+    try:
+        sample_codes(tiny, ["a red circle"], guidance=2.0, seed=0)  # a short caption: [PAD] ids at the end
+    finally:
+        logger.removeHandler(handler)
+    assert not [m for m in messages if "attention_mask" in m], messages
+
+
 def test_bad_prompts_and_options_get_one_clear_error(tiny):
     with pytest.raises(ValueError, match="zebra"):
         tiny.text_ids(["a red zebra"])

@@ -72,6 +72,10 @@ class MiniDalle(Describable, nn.Module):
         self.gpt.transformer.wpe = StreamPositions(text_len, grid, width)
         self.gpt.generation_config.eos_token_id = None
         self.gpt.generation_config.pad_token_id = self.tokenizer.pad_token_id
+        # The caption slot always has text_len ids, [PAD] included, and the model attends to all of them in training
+        # and sampling alike: no attention mask is wanted. With a pad id in the model's config, transformers would
+        # warn on every guided sampling that padded ids came without a mask (it drops the all-ones mask we pass).
+        self.gpt.config.pad_token_id = None
 
     # ------------------------------------------------------------------------------------------- the stream
     @property
