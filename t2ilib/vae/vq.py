@@ -117,8 +117,11 @@ class VQVAE(Describable, nn.Module):
     def decode(self, tokens: torch.Tensor) -> torch.Tensor:
         """Images in [-1, 1] from a token grid (N, h, w)."""
         _check_tokens(tokens, self.vocab_size)
-        z_q = self.quantizer.codebook(tokens).permute(0, 3, 1, 2)
-        return self.decoder(z_q).clamp(-1, 1)
+        return self.decoder(self.code_vectors(tokens)).clamp(-1, 1)
+
+    def code_vectors(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The codebook vectors of a token grid (N, h, w), as the decoder's input (N, code_dim, h, w)."""
+        return self.quantizer.codebook(tokens).permute(0, 3, 1, 2)
 
 
 def _check_tokens(tokens: torch.Tensor, vocab_size: int) -> None:
@@ -198,7 +201,7 @@ def decoder_loss(model: VQVAE, batch):
     ``batch`` is the images or a tuple whose first element is the images."""
     x = first_tensor(batch)
     with torch.no_grad():
-        z_q = model.quantizer.codebook(model.encode(x)).permute(0, 3, 1, 2)
+        z_q = model.code_vectors(model.encode(x))
     recon = model.decoder(z_q)
     rec = F.mse_loss(recon.float(), x.float())
     return rec, {"reconstruction": rec.detach()}
